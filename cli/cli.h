@@ -1,0 +1,79 @@
+/* cli — shared pieces of the `llmsvc` command: exit codes, error printing,
+ * opening a runtime from the common options. */
+#ifndef LLMSVC_CLI_H
+#define LLMSVC_CLI_H
+
+#include <stdio.h>
+
+#include "llmsvc/llmsvc.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_OTHER = 1,
+    EXIT_USAGE = 2,
+    EXIT_VALIDATION = 3, /* VALIDATION, UNKNOWN_MODEL, UNSUPPORTED_PROVIDER, TRANSFORM */
+    EXIT_API = 4,        /* API, PROVIDER */
+    EXIT_TRANSPORT = 5,  /* TRANSPORT */
+    EXIT_CONFIG = 6      /* CONFIG */
+};
+
+/* Options every subcommand that opens a runtime takes. */
+typedef struct cli_common {
+    const char *plugin_path;
+    const char *spec_path;
+    int verbose;
+    int quiet;
+    int json;
+} cli_common;
+
+/* getopt_long ids for the common options (above any short option char). */
+enum {
+    OPT_PLUGIN_PATH = 1000,
+    OPT_SPEC_PATH,
+    OPT_VERBOSE,
+    OPT_QUIET,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_FIRST_FREE
+};
+
+#define CLI_COMMON_LONGOPTS                                                                   \
+    {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},                                \
+        {"spec-path", required_argument, NULL, OPT_SPEC_PATH},                                \
+        {"verbose", no_argument, NULL, OPT_VERBOSE}, {"quiet", no_argument, NULL, OPT_QUIET}, \
+        {"json", no_argument, NULL, OPT_JSON}, {"help", no_argument, NULL, OPT_HELP}
+
+#define CLI_COMMON_HELP                                                                   \
+    "  --plugin-path DIRS  plugin folders (':'-separated), before LLMSVC_PLUGIN_PATH\n"    \
+    "  --spec-path DIRS    spec folders (':'-separated), read after LLMSVC_SPEC_PATH\n"    \
+    "  --json              machine-readable output\n"                                       \
+    "  --verbose           log what happens (plugins loaded, retries) on stderr\n"          \
+    "  --quiet             no warnings on stderr\n"                                         \
+    "  --help              this text\n"
+
+/* Handles a common option; 1 if it was one. */
+int cli_common_opt(cli_common *c, int opt, const char *arg);
+/* The exit code for an error class. */
+int cli_exit_code(llmsvc_code code);
+/* Prints err: "llmsvc: <class>: <message>" on stderr, or with json
+ * {"error": {...}} on stdout. Returns the exit code. */
+int cli_fail(const cli_common *c, const llmsvc_error *err);
+/* Same for an error made here (usage problems use cli_usage). */
+int cli_fail_code(const cli_common *c, llmsvc_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "llmsvc <cmd>: <message>\nTry 'llmsvc <cmd> --help'." on stderr; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Opens the runtime the common options describe, or prints the error. */
+int cli_open(const cli_common *c, llmsvc_runtime **rt);
+/* Parses a number; 0 ok, -1 not a number. */
+int cli_number(const char *s, double *out);
+int cli_int(const char *s, long *out);
+/* Prints a JSON text indented for people (json-c pretty printing). */
+void cli_print_json(FILE *f, const char *json, int pretty);
+
+int cmd_call(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+int cmd_specs(int argc, char **argv);
+
+#endif

@@ -1,0 +1,47 @@
+/* llmsvc — the command-line host of libllmsvc. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "llmsvc/plugin.h"
+
+static const char usage_text[] =
+    "usage: llmsvc [--version] [--help] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  call           make one LLM call\n"
+    "  models         list the models of the loaded specs\n"
+    "  plugins        list the provider plugins tried, loaded or refused\n"
+    "  specs check    check spec files (file:line:col for every problem)\n"
+    "\n"
+    "'llmsvc COMMAND --help' describes a command.\n"
+    "Environment: LLMSVC_PLUGIN_PATH, LLMSVC_SPEC_PATH (':'-separated folders), and\n"
+    "the key and base-URL variables each spec names (OPENAI_API_KEY, ...).\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("llmsvc %s (libllmsvc %s, plugin ABI %d.%d)\n", LLMSVC_VERSION_STRING,
+               llmsvc_version(), LLMSVC_PLUGIN_ABI_MAJOR, LLMSVC_PLUGIN_ABI_MINOR);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "call"))
+        return cmd_call(argc - 1, argv + 1);
+    if (!strcmp(cmd, "models"))
+        return cmd_models(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plugins"))
+        return cmd_plugins(argc - 1, argv + 1);
+    if (!strcmp(cmd, "specs"))
+        return cmd_specs(argc - 1, argv + 1);
+    fprintf(stderr, "llmsvc: unknown command '%s'\n\n%s", cmd, usage_text);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,235 @@
+/* call — llmsvc_call: resolve and validate, then send through the plugin with
+ * bounded retries (exponential back-off with jitter, honouring retry-after),
+ * and fill in cost and latency. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "host.h"
+#include "http.h"
+#include "response.h"
+#include "runtime.h"
+#include "validate.h"
+
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_MAX_MS 8000
+#define RETRY_AFTER_MAX_MS 60000
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* xorshift, one state per thread */
+static uint32_t jitter_rand(void)
+{
+    static _Thread_local uint32_t s;
+    if (!s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = (uint32_t)ts.tv_nsec ^ (uint32_t)(uintptr_t)&s;
+        if (!s)
+            s = 0x9e3779b9u;
+    }
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    return s;
+}
+
+/* Delay before retry number `retry` (1-based). */
+static long backoff_ms(int retry, long retry_after_ms)
+{
+    if (retry_after_ms >= 0 && retry_after_ms <= RETRY_AFTER_MAX_MS)
+        return retry_after_ms;
+    long d = BACKOFF_BASE_MS;
+    for (int i = 1; i < retry && d < BACKOFF_MAX_MS; i++)
+        d *= 2;
+    if (d > BACKOFF_MAX_MS)
+        d = BACKOFF_MAX_MS;
+    /* up to 25% less, as the official SDKs do */
+    return d - (long)((double)d * 0.25 * (jitter_rand() % 1000) / 1000.0);
+}
+
+static void add_spec_headers(const provider_spec *p, llmsvc_http_request *req)
+{
+    for (size_t i = 0; i < p->n_headers; i++) {
+        const spec_header *h = &p->headers[i];
+        const char *v = h->value ? h->value : getenv(h->env);
+        if (v && *v && !strpbrk(v, "\r\n"))
+            http_add_header(req, h->name, v, h->secret || h->env);
+    }
+}
+
+static int is_retryable_status(int s)
+{
+    return s == 408 || s == 409 || s == 429 || s >= 500;
+}
+
+/* A non-2xx answer always ends as an API error carrying the status. */
+static llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc_code code,
+                            llmsvc_error **e)
+{
+    int status = hr->status;
+    if (status >= 200 && status < 300)
+        return code;
+    if (code != LLMSVC_E_API) {
+        char snippet[201];
+        size_t n = hr->body.len < 200 ? hr->body.len : 200;
+        for (size_t i = 0; i < n; i++) {
+            char c = hr->body.data[i];
+            snippet[i] = (c >= 0x20 && c < 0x7f) ? c : ' ';
+        }
+        snippet[n] = '\0';
+        llmsvc_error_free(*e);
+        *e = err_new(LLMSVC_E_API, "%s%s%s", n ? "unreadable error body: '" : "empty error body",
+                     snippet, n ? "'" : "");
+    }
+    llmsvc_error *err = *e;
+    if (err == err_nomem())
+        return LLMSVC_E_NOMEM;
+    err->http_status = status;
+    if (!err->retry_set)
+        err->retryable = is_retryable_status(status);
+    err->retry_after_ms = http_retry_after_ms(hr);
+    if (status == 401 || status == 403) {
+        if (ctx->view.api_key_env)
+            err_prefix(err, "HTTP %d from provider '%s' (check the key in %s)", status,
+                       ctx->provider->name, ctx->view.api_key_env);
+        else
+            err_prefix(err, "HTTP %d from provider '%s' (check the API key)", status,
+                       ctx->provider->name);
+    } else if (status == 429) {
+        err_prefix(err, "rate limited: HTTP 429 from provider '%s'", ctx->provider->name);
+    } else {
+        err_prefix(err, "HTTP %d from provider '%s'", status, ctx->provider->name);
+    }
+    return LLMSVC_E_API;
+}
+
+static llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
+                           llmsvc_response *resp, llmsvc_error **e)
+{
+    const api_rec *api = ctx->api;
+    if (api->ops.execute)
+        return api->ops.execute(api->state, &ctx->view, resp, e);
+    llmsvc_http_request req;
+    llmsvc_http_response hr;
+    http_request_init(&req);
+    http_response_init(&hr);
+    llmsvc_code code = api->ops.build_request(api->state, &ctx->view, &req, e);
+    if (code != LLMSVC_OK) {
+        if (!*e)
+            *e = err_new(LLMSVC_E_TRANSFORM, "plugin '%s' could not build the request",
+                         api->ops.name);
+        goto out;
+    }
+    add_spec_headers(ctx->provider, &req);
+    code = transport_send(rt->tp, &req, o, &hr, e);
+    if (code != LLMSVC_OK)
+        goto out;
+    code = api->ops.parse_response(api->state, &ctx->view, &hr, resp, e);
+    if (code != LLMSVC_OK && !*e)
+        *e = err_new(code, "plugin '%s' failed to read the response", api->ops.name);
+    code = classify(ctx, &hr, code, e);
+out:
+    http_request_clear(&req);
+    http_response_clear(&hr);
+    return code;
+}
+
+static void fill_cost(llmsvc_response *r, const model_spec *m)
+{
+    int64_t in = r->tokens[LLMSVC_TOKENS_INPUT], out = r->tokens[LLMSVC_TOKENS_OUTPUT];
+    const pricing *p = &m->price;
+    if (in < 0 || out < 0 || p->input < 0 || p->output < 0)
+        return;
+    int64_t cached = r->tokens[LLMSVC_TOKENS_CACHED_INPUT] > 0
+                         ? r->tokens[LLMSVC_TOKENS_CACHED_INPUT]
+                         : 0;
+    int64_t written = r->tokens[LLMSVC_TOKENS_CACHE_WRITE] > 0 ? r->tokens[LLMSVC_TOKENS_CACHE_WRITE]
+                                                               : 0;
+    int64_t plain = in - cached - written;
+    if (plain < 0)
+        plain = 0;
+    double cost = (double)plain * p->input +
+                  (double)cached * (p->cached_input >= 0 ? p->cached_input : p->input) +
+                  (double)written * (p->cache_write >= 0 ? p->cache_write : p->input) +
+                  (double)out * p->output;
+    r->cost_usd = cost / 1e6;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *req,
+                                      llmsvc_response **out, llmsvc_error **err)
+{
+    if (!rt || !req || !out)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_call: NULL argument");
+    double t0 = now_ms();
+    const llmsvc_runtime *prev = host_enter(rt);
+    call_ctx ctx;
+    llmsvc_response *resp = NULL;
+    llmsvc_error *e = NULL;
+    llmsvc_code code = call_resolve(rt, req, &ctx, &e);
+    if (code != LLMSVC_OK)
+        goto fail;
+    resp = response_new();
+    if (!resp || !(resp->provider = strdup(ctx.provider->name))) {
+        code = LLMSVC_E_NOMEM;
+        e = err_nomem();
+        goto fail;
+    }
+    http_opts o = {rt->connect_timeout_ms, req->timeout_ms ? req->timeout_ms : rt->timeout_ms,
+                   rt->max_response_bytes};
+    int retries = req->max_retries >= 0 ? req->max_retries : rt->max_retries;
+    int n = 0;
+    for (;;) {
+        n++;
+        response_reset(resp);
+        code = attempt(rt, &ctx, &o, resp, &e);
+        if (code == LLMSVC_OK || !e || !e->retryable || n > retries)
+            break;
+        long d = backoff_ms(n, e->retry_after_ms);
+        rt_logf(rt, LLMSVC_LOG_INFO, "%s/%s attempt %d failed (%s); retrying in %ld ms",
+                ctx.provider->name, ctx.model->name, n, e->message, d);
+        llmsvc_error_free(e);
+        e = NULL;
+        sleep_ms(d);
+    }
+    resp->attempts = n;
+    if (code != LLMSVC_OK) {
+        if (!e)
+            e = err_new(code, "the call failed without a reason");
+        if (n > 1)
+            err_prefix(e, "after %d attempts", n);
+        goto fail;
+    }
+    llmsvc_error_free(e);
+    if (!resp->model && response_set(resp, LLMSVC_RESP_MODEL, ctx.model->name) != LLMSVC_OK) {
+        e = err_nomem();
+        code = LLMSVC_E_NOMEM;
+        goto fail;
+    }
+    fill_cost(resp, ctx.model);
+    resp->latency_ms = now_ms() - t0;
+    call_ctx_clear(&ctx);
+    host_enter(prev);
+    *out = resp;
+    return LLMSVC_OK;
+fail:
+    call_ctx_clear(&ctx);
+    llmsvc_response_free(resp);
+    host_enter(prev);
+    return err_give(err, e);
+}

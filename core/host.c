@@ -1,0 +1,165 @@
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "error.h"
+#include "http.h"
+#include "loader.h"
+#include "response.h"
+#include "runtime.h"
+
+static _Thread_local const llmsvc_runtime *current_rt;
+
+const llmsvc_runtime *host_enter(const llmsvc_runtime *rt)
+{
+    const llmsvc_runtime *prev = current_rt;
+    current_rt = rt;
+    return prev;
+}
+
+__attribute__((format(printf, 2, 3))) static void h_log(llmsvc_log_level level, const char *fmt,
+                                                        ...)
+{
+    if (!rt_log_enabled(current_rt, level))
+        return;
+    buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (rc == 0)
+        rt_log_str(current_rt, level, buf_cstr(&b));
+    buf_free(&b);
+}
+
+__attribute__((format(printf, 2, 3))) static llmsvc_error *h_error_new(llmsvc_code code,
+                                                                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    llmsvc_error *e = err_newv(code, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+static void h_error_set_retryable(llmsvc_error *e, int retryable)
+{
+    if (!e || e == err_nomem())
+        return;
+    e->retryable = retryable != 0;
+    e->retry_set = 1;
+}
+
+static void h_error_set_http(llmsvc_error *e, int status, long retry_after_ms)
+{
+    if (!e || e == err_nomem())
+        return;
+    e->http_status = status;
+    e->retry_after_ms = retry_after_ms;
+}
+
+static llmsvc_code h_json_set_path(json_object *obj, const char *path, json_object *value)
+{
+    if (!obj || !path || !*path || !json_object_is_type(obj, json_type_object)) {
+        json_object_put(value);
+        return LLMSVC_E_INVALID_ARG;
+    }
+    char key[128];
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        if (!len || len >= sizeof key) {
+            json_object_put(value);
+            return LLMSVC_E_INVALID_ARG;
+        }
+        memcpy(key, p, len);
+        key[len] = '\0';
+        if (!dot)
+            return json_object_object_add(obj, key, value) == 0 ? LLMSVC_OK : LLMSVC_E_NOMEM;
+        json_object *next = NULL;
+        if (!json_object_object_get_ex(obj, key, &next) ||
+            !json_object_is_type(next, json_type_object)) {
+            next = json_object_new_object();
+            if (!next || json_object_object_add(obj, key, next) != 0) {
+                json_object_put(next);
+                json_object_put(value);
+                return LLMSVC_E_NOMEM;
+            }
+        }
+        obj = next;
+        p = dot + 1;
+    }
+}
+
+static json_object *h_param_to_json(const llmsvc_param *p)
+{
+    if (!p)
+        return NULL;
+    switch (p->type) {
+    case LLMSVC_PARAM_FLOAT:
+        return json_object_new_double(p->number);
+    case LLMSVC_PARAM_INT:
+        return json_object_new_int64((int64_t)p->number);
+    case LLMSVC_PARAM_BOOL:
+        return json_object_new_boolean(p->number != 0);
+    case LLMSVC_PARAM_STRING_LIST: {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < p->list_len; i++)
+            json_object_array_add(a, json_object_new_string(p->list[i]));
+        return a;
+    }
+    default:
+        return json_object_new_string(p->string ? p->string : "");
+    }
+}
+
+static const llmsvc_param *h_call_param(const llmsvc_call_info *call, const char *name)
+{
+    for (size_t i = 0; call && name && i < call->n_params; i++) {
+        if (strcmp(call->params[i].name, name) == 0)
+            return &call->params[i];
+    }
+    return NULL;
+}
+
+static const char *h_call_option(const llmsvc_call_info *call, const char *name)
+{
+    for (size_t i = 0; call && name && i < call->n_options; i++) {
+        if (strcmp(call->options[i].name, name) == 0)
+            return call->options[i].value;
+    }
+    return NULL;
+}
+
+const llmsvc_host loader_host_table = {
+    .size = sizeof(llmsvc_host),
+    .abi_major = LLMSVC_PLUGIN_ABI_MAJOR,
+    .abi_minor = LLMSVC_PLUGIN_ABI_MINOR,
+    .register_api = loader_register_api,
+    .log = h_log,
+    .error_new = h_error_new,
+    .error_set_provider = err_set_provider,
+    .error_set_retryable = h_error_set_retryable,
+    .error_set_http = h_error_set_http,
+    .http_set_url = http_set_url,
+    .http_add_header = http_add_header,
+    .http_set_json_body = http_set_json_body,
+    .http_status = http_status,
+    .http_body = http_body,
+    .http_header = http_header,
+    .resp_set = response_set,
+    .resp_append_text = response_append_text,
+    .resp_append_reasoning = response_append_reasoning,
+    .resp_set_usage = response_set_usage,
+    .resp_add_file_result = response_add_file_result,
+    .json_set_path = h_json_set_path,
+    .param_to_json = h_param_to_json,
+    .call_param = h_call_param,
+    .call_option = h_call_option,
+};

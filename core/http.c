@@ -1,0 +1,141 @@
+/* http — request and response objects (the transport is in transport.c). */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+void http_request_init(llmsvc_http_request *req)
+{
+    memset(req, 0, sizeof *req);
+}
+
+void http_request_clear(llmsvc_http_request *req)
+{
+    free(req->url);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->headers);
+    json_object_put(req->body);
+    memset(req, 0, sizeof *req);
+}
+
+llmsvc_code http_set_url(llmsvc_http_request *req, const char *url)
+{
+    if (!req || !url || strpbrk(url, " \r\n"))
+        return LLMSVC_E_INVALID_ARG;
+    char *p = strdup(url);
+    if (!p)
+        return LLMSVC_E_NOMEM;
+    free(req->url);
+    req->url = p;
+    return LLMSVC_OK;
+}
+
+llmsvc_code http_add_header(llmsvc_http_request *req, const char *name, const char *value,
+                            int secret)
+{
+    if (!req || !name || !value || !*name || strpbrk(name, ": \r\n") || strpbrk(value, "\r\n"))
+        return LLMSVC_E_INVALID_ARG;
+    http_hdr *nv = realloc(req->headers, (req->n_headers + 1) * sizeof *nv);
+    if (!nv)
+        return LLMSVC_E_NOMEM;
+    req->headers = nv;
+    http_hdr *h = &nv[req->n_headers];
+    h->name = strdup(name);
+    h->value = strdup(value);
+    h->secret = secret;
+    if (!h->name || !h->value) {
+        free(h->name);
+        free(h->value);
+        return LLMSVC_E_NOMEM;
+    }
+    req->n_headers++;
+    return LLMSVC_OK;
+}
+
+llmsvc_code http_set_json_body(llmsvc_http_request *req, struct json_object *body)
+{
+    if (!req)
+        return LLMSVC_E_INVALID_ARG;
+    json_object_put(req->body);
+    req->body = body;
+    return LLMSVC_OK;
+}
+
+void http_url_for_message(const char *url, char *out, size_t outlen)
+{
+    size_t n = strcspn(url ? url : "", "?#");
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, url ? url : "", n);
+    out[n] = '\0';
+}
+
+void http_response_init(llmsvc_http_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+}
+
+void http_response_clear(llmsvc_http_response *resp)
+{
+    buf_free(&resp->body);
+    buf_free(&resp->header_block);
+    resp->status = 0;
+}
+
+int http_status(const llmsvc_http_response *resp)
+{
+    return resp ? resp->status : 0;
+}
+
+const char *http_body(const llmsvc_http_response *resp, size_t *len)
+{
+    if (len)
+        *len = resp ? resp->body.len : 0;
+    return resp ? buf_cstr(&resp->body) : "";
+}
+
+const char *http_header(const llmsvc_http_response *resp, const char *name)
+{
+    if (!resp || !name)
+        return NULL;
+    const char *p = resp->header_block.data, *end = p + resp->header_block.len;
+    while (p && p < end) {
+        const char *v = p + strlen(p) + 1;
+        if (v >= end)
+            break;
+        if (strcasecmp(p, name) == 0)
+            return v;
+        p = v + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+long http_retry_after_ms(const llmsvc_http_response *resp)
+{
+    const char *ms = http_header(resp, "retry-after-ms");
+    if (ms) {
+        char *end;
+        double v = strtod(ms, &end);
+        if (end != ms && v >= 0 && v < 1e9)
+            return (long)v;
+    }
+    const char *s = http_header(resp, "retry-after");
+    if (!s)
+        return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (end != s && *end == '\0' && v >= 0 && v < 1e7)
+        return (long)(v * 1000);
+    time_t when = curl_getdate(s, NULL);
+    if (when < 0)
+        return -1;
+    time_t now = time(NULL);
+    return when > now ? (long)(when - now) * 1000 : 0;
+}

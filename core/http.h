@@ -1,0 +1,74 @@
+/* http — the HTTP request a plugin builds and the response it reads (the
+ * opaque llmsvc_http_request / llmsvc_http_response of plugin.h), and the
+ * libcurl transport that sends one.
+ *
+ * The transport keeps one curl easy handle per thread (so connections are
+ * reused across calls with no lock on the call path), sets connect and total
+ * timeouts, CURLOPT_NOSIGNAL and a response-size cap, and maps every failure
+ * to an llmsvc_error. TLS verification is always on; libcurl honours the
+ * usual proxy variables (http_proxy, https_proxy, no_proxy). */
+#ifndef LLMSVC_HTTP_H
+#define LLMSVC_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "llmsvc/plugin.h"
+
+struct json_object;
+
+typedef struct http_hdr {
+    char *name;
+    char *value;
+    int secret;
+} http_hdr;
+
+struct llmsvc_http_request {
+    char *url;
+    http_hdr *headers;
+    size_t n_headers;
+    struct json_object *body; /* serialized by the transport */
+};
+
+struct llmsvc_http_response {
+    int status;
+    buf body;
+    buf header_block; /* "name\0value\0" pairs of the final response's headers */
+};
+
+void http_request_init(llmsvc_http_request *req);
+void http_request_clear(llmsvc_http_request *req);
+llmsvc_code http_set_url(llmsvc_http_request *req, const char *url);
+llmsvc_code http_add_header(llmsvc_http_request *req, const char *name, const char *value,
+                            int secret);
+llmsvc_code http_set_json_body(llmsvc_http_request *req, struct json_object *body);
+/* The URL without its query string, for messages. Into out. */
+void http_url_for_message(const char *url, char *out, size_t outlen);
+
+void http_response_init(llmsvc_http_response *resp);
+void http_response_clear(llmsvc_http_response *resp);
+int http_status(const llmsvc_http_response *resp);
+const char *http_body(const llmsvc_http_response *resp, size_t *len);
+/* Case-insensitive; the value of the first such header (owned by resp), or NULL. */
+const char *http_header(const llmsvc_http_response *resp, const char *name);
+/* retry-after-ms / retry-after (seconds or HTTP date) in ms, or -1. */
+long http_retry_after_ms(const llmsvc_http_response *resp);
+
+typedef struct transport transport;
+
+typedef struct http_opts {
+    long connect_timeout_ms;
+    long timeout_ms;
+    size_t max_bytes;
+} http_opts;
+
+/* NULL on failure (OOM or curl_global_init). */
+transport *transport_new(void);
+void transport_free(transport *t);
+/* Sends req; fills resp with whatever status came back. Errors only for no
+ * complete HTTP response: TRANSPORT (connect, timeout, cut) or PROVIDER
+ * (larger than max_bytes). */
+llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const http_opts *o,
+                           llmsvc_http_response *resp, llmsvc_error **err);
+
+#endif

@@ -1,0 +1,248 @@
+#include "response.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+static void init_counts(llmsvc_response *r)
+{
+    for (int i = 0; i < 6; i++)
+        r->tokens[i] = -1;
+    r->cost_usd = -1;
+}
+
+llmsvc_response *response_new(void)
+{
+    llmsvc_response *r = calloc(1, sizeof *r);
+    if (r)
+        init_counts(r);
+    return r;
+}
+
+static void free_files(llmsvc_response *r)
+{
+    for (size_t i = 0; i < r->n_files; i++) {
+        free((char *)r->files[i].file_id);
+        free((char *)r->files[i].filename);
+        free((char *)r->files[i].text);
+    }
+    free(r->files);
+    r->files = NULL;
+    r->n_files = 0;
+}
+
+void response_reset(llmsvc_response *r)
+{
+    free(r->id);
+    free(r->model);
+    free(r->finish_reason);
+    r->id = r->model = r->finish_reason = NULL;
+    buf_clear(&r->text);
+    buf_clear(&r->reasoning);
+    r->has_reasoning = 0;
+    free_files(r);
+    init_counts(r);
+}
+
+LLMSVC_EXTERN void llmsvc_response_free(llmsvc_response *r)
+{
+    if (!r)
+        return;
+    response_reset(r);
+    free(r->provider);
+    buf_free(&r->text);
+    buf_free(&r->reasoning);
+    free(r);
+}
+
+llmsvc_code response_set(llmsvc_response *r, llmsvc_resp_field f, const char *value)
+{
+    char **dst;
+    switch (f) {
+    case LLMSVC_RESP_ID:
+        dst = &r->id;
+        break;
+    case LLMSVC_RESP_MODEL:
+        dst = &r->model;
+        break;
+    case LLMSVC_RESP_FINISH_REASON:
+        dst = &r->finish_reason;
+        break;
+    default:
+        return LLMSVC_E_INVALID_ARG;
+    }
+    char *p = NULL;
+    if (value && !(p = strdup(value)))
+        return LLMSVC_E_NOMEM;
+    free(*dst);
+    *dst = p;
+    return LLMSVC_OK;
+}
+
+llmsvc_code response_append_text(llmsvc_response *r, const char *text, size_t len)
+{
+    return buf_append(&r->text, text, len) < 0 ? LLMSVC_E_NOMEM : LLMSVC_OK;
+}
+
+llmsvc_code response_append_reasoning(llmsvc_response *r, const char *text, size_t len)
+{
+    r->has_reasoning = 1;
+    return buf_append(&r->reasoning, text, len) < 0 ? LLMSVC_E_NOMEM : LLMSVC_OK;
+}
+
+llmsvc_code response_set_usage(llmsvc_response *r, const llmsvc_usage *u)
+{
+    if (!u || u->size < sizeof(llmsvc_usage))
+        return LLMSVC_E_INVALID_ARG;
+    r->tokens[LLMSVC_TOKENS_INPUT] = u->input;
+    r->tokens[LLMSVC_TOKENS_OUTPUT] = u->output;
+    r->tokens[LLMSVC_TOKENS_REASONING] = u->reasoning;
+    r->tokens[LLMSVC_TOKENS_CACHED_INPUT] = u->cached_input;
+    r->tokens[LLMSVC_TOKENS_CACHE_WRITE] = u->cache_write;
+    r->tokens[LLMSVC_TOKENS_TOTAL] = u->total;
+    if (u->total < 0 && u->input >= 0 && u->output >= 0)
+        r->tokens[LLMSVC_TOKENS_TOTAL] = u->input + u->output;
+    return LLMSVC_OK;
+}
+
+llmsvc_code response_add_file_result(llmsvc_response *r, const char *file_id,
+                                     const char *filename, double score, const char *text)
+{
+    llmsvc_file_result *nv = realloc(r->files, (r->n_files + 1) * sizeof *nv);
+    if (!nv)
+        return LLMSVC_E_NOMEM;
+    r->files = nv;
+    llmsvc_file_result *f = &nv[r->n_files];
+    f->file_id = strdup(file_id ? file_id : "");
+    f->filename = strdup(filename ? filename : "");
+    f->text = strdup(text ? text : "");
+    f->score = score;
+    r->n_files++;
+    if (!f->file_id || !f->filename || !f->text)
+        return LLMSVC_E_NOMEM;
+    return LLMSVC_OK;
+}
+
+/* ---- public accessors ---- */
+
+LLMSVC_EXTERN const char *llmsvc_response_id(const llmsvc_response *r)
+{
+    return r && r->id ? r->id : "";
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_provider(const llmsvc_response *r)
+{
+    return r && r->provider ? r->provider : "";
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_model(const llmsvc_response *r)
+{
+    return r && r->model ? r->model : "";
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_message(const llmsvc_response *r)
+{
+    return r ? buf_cstr(&r->text) : "";
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_finish_reason(const llmsvc_response *r)
+{
+    return r && r->finish_reason ? r->finish_reason : "stop";
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_reasoning(const llmsvc_response *r)
+{
+    return r && r->has_reasoning ? buf_cstr(&r->reasoning) : NULL;
+}
+
+LLMSVC_EXTERN int64_t llmsvc_response_tokens(const llmsvc_response *r, llmsvc_token_kind k)
+{
+    if (!r || (unsigned)k > LLMSVC_TOKENS_TOTAL)
+        return -1;
+    return r->tokens[k];
+}
+
+LLMSVC_EXTERN double llmsvc_response_cost_usd(const llmsvc_response *r)
+{
+    return r ? r->cost_usd : -1;
+}
+
+LLMSVC_EXTERN double llmsvc_response_latency_ms(const llmsvc_response *r)
+{
+    return r ? r->latency_ms : 0;
+}
+
+LLMSVC_EXTERN int llmsvc_response_attempts(const llmsvc_response *r)
+{
+    return r ? r->attempts : 0;
+}
+
+LLMSVC_EXTERN size_t llmsvc_response_file_result_count(const llmsvc_response *r)
+{
+    return r ? r->n_files : 0;
+}
+
+LLMSVC_EXTERN const llmsvc_file_result *llmsvc_response_file_result(const llmsvc_response *r,
+                                                                    size_t i)
+{
+    return r && i < r->n_files ? &r->files[i] : NULL;
+}
+
+static json_object *count(int64_t v)
+{
+    return v < 0 ? NULL : json_object_new_int64(v);
+}
+
+json_object *response_to_json_object(const llmsvc_response *r)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "id", json_object_new_string(llmsvc_response_id(r)));
+    json_object_object_add(o, "provider", json_object_new_string(llmsvc_response_provider(r)));
+    json_object_object_add(o, "model", json_object_new_string(llmsvc_response_model(r)));
+    json_object_object_add(o, "message",
+                           json_object_new_string_len(buf_cstr(&r->text), (int)r->text.len));
+    json_object_object_add(o, "finish_reason",
+                           json_object_new_string(llmsvc_response_finish_reason(r)));
+    json_object_object_add(o, "input_tokens", count(r->tokens[LLMSVC_TOKENS_INPUT]));
+    json_object_object_add(o, "output_tokens", count(r->tokens[LLMSVC_TOKENS_OUTPUT]));
+    json_object_object_add(o, "reasoning_tokens", count(r->tokens[LLMSVC_TOKENS_REASONING]));
+    json_object_object_add(o, "cached_input_tokens",
+                           count(r->tokens[LLMSVC_TOKENS_CACHED_INPUT]));
+    json_object_object_add(o, "total_tokens", count(r->tokens[LLMSVC_TOKENS_TOTAL]));
+    json_object_object_add(o, "cost_usd",
+                           r->cost_usd < 0 ? NULL : json_object_new_double(r->cost_usd));
+    json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
+    json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
+    if (r->has_reasoning)
+        json_object_object_add(o, "reasoning", json_object_new_string(buf_cstr(&r->reasoning)));
+    json_object *files = json_object_new_array();
+    for (size_t i = 0; files && i < r->n_files; i++) {
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "file_id", json_object_new_string(r->files[i].file_id));
+        json_object_object_add(f, "filename", json_object_new_string(r->files[i].filename));
+        json_object_object_add(f, "score", json_object_new_double(r->files[i].score));
+        json_object_object_add(f, "text", json_object_new_string(r->files[i].text));
+        json_object_array_add(files, f);
+    }
+    json_object_object_add(o, "file_search_results", files);
+    return o;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_response_to_json(char **out, const llmsvc_response *r)
+{
+    if (!out || !r)
+        return LLMSVC_E_INVALID_ARG;
+    json_object *o = response_to_json_object(r);
+    if (!o)
+        return LLMSVC_E_NOMEM;
+    char *s = strdup(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    if (!s)
+        return LLMSVC_E_NOMEM;
+    *out = s;
+    return LLMSVC_OK;
+}

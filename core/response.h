@@ -1,0 +1,41 @@
+/* response — the unified llmsvc_response a plugin fills through the host
+ * functions and a host reads through the public accessors. */
+#ifndef LLMSVC_RESPONSE_H
+#define LLMSVC_RESPONSE_H
+
+#include "buf.h"
+#include "llmsvc/plugin.h"
+
+struct llmsvc_response {
+    char *id;
+    char *provider;
+    char *model;
+    char *finish_reason;
+    buf text;
+    buf reasoning;
+    int has_reasoning;
+    int64_t tokens[6]; /* by llmsvc_token_kind; -1 unknown */
+    double cost_usd;   /* -1 unknown */
+    double latency_ms;
+    int attempts;
+    llmsvc_file_result *files; /* strings owned */
+    size_t n_files;
+};
+
+llmsvc_response *response_new(void);
+/* Empties what a failed attempt may have left, for the next attempt. */
+void response_reset(llmsvc_response *r);
+
+/* The host functions of plugin.h that build a response. */
+llmsvc_code response_set(llmsvc_response *r, llmsvc_resp_field f, const char *value);
+llmsvc_code response_append_text(llmsvc_response *r, const char *text, size_t len);
+llmsvc_code response_append_reasoning(llmsvc_response *r, const char *text, size_t len);
+llmsvc_code response_set_usage(llmsvc_response *r, const llmsvc_usage *u);
+llmsvc_code response_add_file_result(llmsvc_response *r, const char *file_id,
+                                     const char *filename, double score, const char *text);
+
+struct json_object;
+/* The llmsvc_response_to_json object; NULL on OOM. */
+struct json_object *response_to_json_object(const llmsvc_response *r);
+
+#endif

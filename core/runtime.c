@@ -1,0 +1,333 @@
+/* runtime — opening and closing a runtime, its folders and its logger. */
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "host.h"
+
+LLMSVC_EXTERN const char *llmsvc_version(void)
+{
+    return LLMSVC_VERSION_STRING;
+}
+
+LLMSVC_EXTERN void llmsvc_free(void *p)
+{
+    free(p);
+}
+
+LLMSVC_EXTERN void llmsvc_options_init(llmsvc_options *opts)
+{
+    if (opts) {
+        llmsvc_options d = LLMSVC_OPTIONS_INIT;
+        *opts = d;
+    }
+}
+
+/* ---- logging ---- */
+
+int rt_log_enabled(const llmsvc_runtime *rt, llmsvc_log_level level)
+{
+    llmsvc_log_level min = rt ? rt->log_level : LLMSVC_LOG_WARN;
+    return level >= min && level < LLMSVC_LOG_OFF;
+}
+
+void rt_log_str(const llmsvc_runtime *rt, llmsvc_log_level level, const char *msg)
+{
+    if (!rt_log_enabled(rt, level))
+        return;
+    if (rt && rt->log) {
+        rt->log(rt->log_user, level, msg);
+        return;
+    }
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "llmsvc: %s: %s\n", names[level], msg);
+}
+
+void rt_logf(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, ...)
+{
+    if (!rt_log_enabled(rt, level))
+        return;
+    buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (rc == 0)
+        rt_log_str(rt, level, buf_cstr(&b));
+    buf_free(&b);
+}
+
+static void loader_log(void *user, llmsvc_log_level level, const char *msg)
+{
+    rt_log_str(user, level, msg);
+}
+
+/* ---- default folders ---- */
+
+static char def_plugins[PATH_MAX + 32], def_specs[PATH_MAX + 32], def_sysconf[PATH_MAX + 32];
+static int def_in_build_tree;
+static pthread_once_t def_once = PTHREAD_ONCE_INIT;
+
+static void find_defaults(void)
+{
+    Dl_info info;
+    char libdir[PATH_MAX] = LLMSVC_INSTALL_LIBDIR;
+    if (dladdr((void *)llmsvc_version, &info) && info.dli_fname) {
+        char real[PATH_MAX];
+        if (realpath(info.dli_fname, real)) {
+            char *slash = strrchr(real, '/');
+            if (slash) {
+                *slash = '\0';
+                snprintf(libdir, sizeof libdir, "%s", real);
+            }
+        }
+    }
+    def_in_build_tree = strcmp(libdir, LLMSVC_BUILD_LIBDIR) == 0;
+    snprintf(def_plugins, sizeof def_plugins, "%s/llmsvc/plugins", libdir);
+    /* share/ is a sibling of lib/, or of lib/ above a multiarch folder */
+    char prefix[PATH_MAX];
+    snprintf(prefix, sizeof prefix, "%s", libdir);
+    char *slash = strrchr(prefix, '/');
+    if (slash && strncmp(slash + 1, "lib", 3) != 0) {
+        *slash = '\0';
+        slash = strrchr(prefix, '/');
+    }
+    if (slash)
+        *slash = '\0';
+    snprintf(def_specs, sizeof def_specs, "%s/share/llmsvc/specs", prefix);
+    if (strcmp(prefix, "/usr") == 0)
+        snprintf(def_sysconf, sizeof def_sysconf, "/etc/llmsvc/specs.d");
+    else
+        snprintf(def_sysconf, sizeof def_sysconf, "%s/etc/llmsvc/specs.d", prefix);
+}
+
+void rt_default_dirs(const char **plugins, const char **specs, const char **sysconf_specs)
+{
+    pthread_once(&def_once, find_defaults);
+    if (plugins)
+        *plugins = def_plugins;
+    if (specs)
+        *specs = def_specs;
+    if (sysconf_specs)
+        *sysconf_specs = def_in_build_tree ? NULL : def_sysconf;
+}
+
+/* ---- open / close ---- */
+
+typedef struct dirlist {
+    char **dirs;
+    int *missing_ok;
+    size_t n;
+} dirlist;
+
+static int dirlist_add(dirlist *l, const char *dir, int missing_ok)
+{
+    char **nd = realloc(l->dirs, (l->n + 1) * sizeof *nd);
+    if (!nd)
+        return -1;
+    l->dirs = nd;
+    int *nm = realloc(l->missing_ok, (l->n + 1) * sizeof *nm);
+    if (!nm)
+        return -1;
+    l->missing_ok = nm;
+    if (!(l->dirs[l->n] = strdup(dir)))
+        return -1;
+    l->missing_ok[l->n++] = missing_ok;
+    return 0;
+}
+
+static int dirlist_add_path(dirlist *l, const char *path)
+{
+    if (!path)
+        return 0;
+    char **v;
+    size_t n;
+    if (fs_split_path(path, &v, &n) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = dirlist_add(l, v[i], 0);
+    fs_free_list(v, n);
+    return rc;
+}
+
+static void dirlist_free(dirlist *l)
+{
+    fs_free_list(l->dirs, l->n);
+    free(l->missing_ok);
+}
+
+static int load_plugins(llmsvc_runtime *rt, const llmsvc_options *o)
+{
+    dirlist l = {0};
+    const char *defp;
+    rt_default_dirs(&defp, NULL, NULL);
+    int rc = dirlist_add_path(&l, o->plugin_path);
+    if (!rc && !(rt->flags & LLMSVC_OPT_NO_ENV))
+        rc = dirlist_add_path(&l, getenv("LLMSVC_PLUGIN_PATH"));
+    if (!rc && !(rt->flags & LLMSVC_OPT_NO_DEFAULT_PLUGINS))
+        rc = dirlist_add(&l, defp, 1);
+    if (!rc)
+        rc = loader_load(&rt->ld, l.dirs, l.missing_ok, l.n, loader_log, rt);
+    dirlist_free(&l);
+    return rc;
+}
+
+static int load_specs(llmsvc_runtime *rt, const llmsvc_options *o)
+{
+    const char *defs, *sysconf;
+    rt_default_dirs(NULL, &defs, &sysconf);
+    dirlist l = {0};
+    int rc = 0;
+    if (!(rt->flags & LLMSVC_OPT_NO_DEFAULT_SPECS)) {
+        rc = dirlist_add(&l, defs, 1);
+        if (!rc && sysconf)
+            rc = dirlist_add(&l, sysconf, 1);
+    }
+    if (!rc && !(rt->flags & LLMSVC_OPT_NO_ENV))
+        rc = dirlist_add_path(&l, getenv("LLMSVC_SPEC_PATH"));
+    if (!rc)
+        rc = dirlist_add_path(&l, o->spec_path);
+    for (size_t i = 0; i < l.n && rc == 0; i++)
+        rc = registry_add_path(&rt->reg, l.dirs[i], l.missing_ok[i]);
+    if (!rc)
+        rc = registry_finish(&rt->reg);
+    dirlist_free(&l);
+    return rc;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc_options *opts,
+                                              llmsvc_error **err)
+{
+    if (!out)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_runtime_open: out is NULL");
+    llmsvc_options o = LLMSVC_OPTIONS_INIT;
+    if (opts) {
+        if (opts->version < 1 || opts->version > LLMSVC_OPTIONS_VERSION)
+            return err_set(err, LLMSVC_E_INVALID_ARG,
+                           "llmsvc_options version %u is not one this library knows (1..%d)",
+                           opts->version, LLMSVC_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (o.connect_timeout_ms < 0 || o.timeout_ms < 0 || o.max_retries < -1 ||
+        o.max_retries > 100 || o.log_level > LLMSVC_LOG_OFF)
+        return err_set(err, LLMSVC_E_INVALID_ARG,
+                       "llmsvc_options: negative timeout, retries outside -1..100 or bad log level");
+    llmsvc_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return err_give(err, err_nomem());
+    rt->flags = o.flags;
+    rt->connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : 10000;
+    rt->timeout_ms = o.timeout_ms ? o.timeout_ms : 600000;
+    rt->max_retries = o.max_retries < 0 ? 2 : o.max_retries;
+    rt->max_response_bytes = o.max_response_bytes ? o.max_response_bytes : (16u << 20);
+    rt->log = o.log;
+    rt->log_user = o.log_user;
+    rt->log_level = o.log_level;
+    registry_init(&rt->reg);
+
+    llmsvc_code code = LLMSVC_OK;
+    const llmsvc_runtime *prev = host_enter(rt);
+    rt->tp = transport_new();
+    if (!rt->tp) {
+        code = err_set(err, LLMSVC_E_CONFIG, "cannot initialise libcurl");
+        goto fail;
+    }
+    if (load_plugins(rt, &o) < 0 || load_specs(rt, &o) < 0) {
+        code = err_give(err, err_nomem());
+        goto fail;
+    }
+    if (rt->reg.probs.count) {
+        if (rt->flags & LLMSVC_OPT_STRICT_SPECS) {
+            code = err_set(err, LLMSVC_E_CONFIG, "%s", buf_cstr(&rt->reg.probs.text));
+            goto fail;
+        }
+        rt_logf(rt, LLMSVC_LOG_WARN, "spec problems (the files concerned were skipped):\n%s",
+                buf_cstr(&rt->reg.probs.text));
+    }
+    host_enter(prev);
+    *out = rt;
+    return LLMSVC_OK;
+fail:
+    host_enter(prev);
+    llmsvc_runtime_close(rt);
+    return code;
+}
+
+LLMSVC_EXTERN void llmsvc_runtime_close(llmsvc_runtime *rt)
+{
+    if (!rt)
+        return;
+    const llmsvc_runtime *prev = host_enter(rt);
+    loader_free(&rt->ld);
+    host_enter(prev);
+    registry_free(&rt->reg);
+    transport_free(rt->tp);
+    free(rt);
+}
+
+LLMSVC_EXTERN const char *llmsvc_runtime_spec_problems(const llmsvc_runtime *rt)
+{
+    return rt && rt->reg.probs.count ? buf_cstr(&rt->reg.probs.text) : NULL;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_specs_check(char **summary, const char *const *paths,
+                                             size_t n_paths, llmsvc_error **err)
+{
+    if (!summary || (n_paths && !paths))
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_specs_check: NULL argument");
+    registry reg;
+    registry_init(&reg);
+    llmsvc_code code = LLMSVC_OK;
+    if (n_paths == 0) {
+        /* the folders a runtime would read */
+        const char *defs, *sysconf;
+        rt_default_dirs(NULL, &defs, &sysconf);
+        dirlist l = {0};
+        int rc = dirlist_add(&l, defs, 1);
+        if (!rc && sysconf)
+            rc = dirlist_add(&l, sysconf, 1);
+        if (!rc)
+            rc = dirlist_add_path(&l, getenv("LLMSVC_SPEC_PATH"));
+        for (size_t i = 0; i < l.n && rc == 0; i++)
+            rc = registry_add_path(&reg, l.dirs[i], l.missing_ok[i]);
+        dirlist_free(&l);
+        if (rc < 0) {
+            code = err_give(err, err_nomem());
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_paths; i++) {
+        if (registry_add_path(&reg, paths[i], 0) < 0) {
+            code = err_give(err, err_nomem());
+            goto out;
+        }
+    }
+    if (registry_finish(&reg) < 0) {
+        code = err_give(err, err_nomem());
+        goto out;
+    }
+    if (reg.probs.count) {
+        code = err_set(err, LLMSVC_E_CONFIG, "%s", buf_cstr(&reg.probs.text));
+        goto out;
+    }
+    buf b = BUF_INIT;
+    if (buf_printf(&b, "%zu file%s, %zu provider%s, %zu model%s: no problems", reg.files,
+                   reg.files == 1 ? "" : "s", reg.n_providers, reg.n_providers == 1 ? "" : "s",
+                   reg.models, reg.models == 1 ? "" : "s") < 0) {
+        code = err_give(err, err_nomem());
+        goto out;
+    }
+    *summary = buf_steal(&b);
+out:
+    registry_free(&reg);
+    return code;
+}

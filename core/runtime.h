@@ -1,0 +1,36 @@
+/* runtime — the llmsvc_runtime: options, the loaded plugins, the spec
+ * registry and the transport, shared read-only by every calling thread. */
+#ifndef LLMSVC_RUNTIME_H
+#define LLMSVC_RUNTIME_H
+
+#include "http.h"
+#include "llmsvc/llmsvc.h"
+#include "loader.h"
+#include "registry.h"
+
+struct llmsvc_runtime {
+    unsigned flags;
+    long connect_timeout_ms;
+    long timeout_ms;
+    int max_retries;
+    size_t max_response_bytes;
+    llmsvc_log_fn log;
+    void *log_user;
+    llmsvc_log_level log_level;
+    registry reg;
+    loader ld;
+    transport *tp;
+};
+
+/* Logging through the runtime's logger (rt may be NULL: stderr, warnings up). */
+int rt_log_enabled(const llmsvc_runtime *rt, llmsvc_log_level level);
+void rt_log_str(const llmsvc_runtime *rt, llmsvc_log_level level, const char *msg);
+void rt_logf(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The default folders, derived from where libllmsvc itself lives: the
+ * install's (lib/llmsvc/plugins, share/llmsvc/specs, etc/llmsvc/specs.d) or
+ * the build tree's. Strings are static. sysconf_specs is NULL in the build tree. */
+void rt_default_dirs(const char **plugins, const char **specs, const char **sysconf_specs);
+
+#endif

@@ -1,0 +1,297 @@
+/* transport — sends one HTTP request with libcurl. One easy handle per thread
+ * and transport (kept in thread-specific data), so each thread reuses its
+ * connections and the call path takes no lock. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "error.h"
+#include "http.h"
+
+typedef struct handle_node {
+    CURL *curl;
+    struct transport *owner;
+    struct handle_node *prev, *next;
+} handle_node;
+
+struct transport {
+    pthread_key_t key;
+    pthread_mutex_t mu; /* guards the handle list (taken when a thread starts or ends) */
+    handle_node *handles;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void unlink_node(transport *t, handle_node *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        t->handles = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+}
+
+/* thread exit */
+static void handle_destroy(void *p)
+{
+    handle_node *n = p;
+    transport *t = n->owner;
+    pthread_mutex_lock(&t->mu);
+    unlink_node(t, n);
+    pthread_mutex_unlock(&t->mu);
+    curl_easy_cleanup(n->curl);
+    free(n);
+}
+
+transport *transport_new(void)
+{
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return NULL;
+    transport *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    if (pthread_key_create(&t->key, handle_destroy) != 0) {
+        free(t);
+        return NULL;
+    }
+    pthread_mutex_init(&t->mu, NULL);
+    return t;
+}
+
+void transport_free(transport *t)
+{
+    if (!t)
+        return;
+    pthread_key_delete(t->key);
+    handle_node *n = t->handles;
+    while (n) {
+        handle_node *next = n->next;
+        curl_easy_cleanup(n->curl);
+        free(n);
+        n = next;
+    }
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+static CURL *thread_handle(transport *t)
+{
+    handle_node *n = pthread_getspecific(t->key);
+    if (n)
+        return n->curl;
+    n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->curl = curl_easy_init();
+    if (!n->curl) {
+        free(n);
+        return NULL;
+    }
+    n->owner = t;
+    pthread_mutex_lock(&t->mu);
+    n->next = t->handles;
+    if (t->handles)
+        t->handles->prev = n;
+    t->handles = n;
+    pthread_mutex_unlock(&t->mu);
+    if (pthread_setspecific(t->key, n) != 0) {
+        pthread_mutex_lock(&t->mu);
+        unlink_node(t, n);
+        pthread_mutex_unlock(&t->mu);
+        curl_easy_cleanup(n->curl);
+        free(n);
+        return NULL;
+    }
+    return n->curl;
+}
+
+typedef struct sink {
+    llmsvc_http_response *resp;
+    size_t max;
+    int over;
+    int oom;
+} sink;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    sink *s = user;
+    size_t n = size * nmemb;
+    if (s->resp->body.len + n > s->max) {
+        s->over = 1;
+        return 0;
+    }
+    if (buf_append(&s->resp->body, data, n) < 0) {
+        s->oom = 1;
+        return 0;
+    }
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
+{
+    sink *s = user;
+    size_t n = size * nmemb;
+    buf *hb = &s->resp->header_block;
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        buf_clear(hb); /* a new response (after 100-continue or a redirect) */
+        return n;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon)
+        return n;
+    size_t nlen = (size_t)(colon - data);
+    const char *v = colon + 1, *end = data + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    if (buf_append(hb, data, nlen) < 0 || buf_putc(hb, '\0') < 0 ||
+        buf_append(hb, v, (size_t)(end - v)) < 0 || buf_putc(hb, '\0') < 0) {
+        s->oom = 1;
+        return 0;
+    }
+    return n;
+}
+
+static llmsvc_code map_curl_error(CURLcode rc, const char *errbuf, const sink *s,
+                                  const llmsvc_http_request *req, const http_opts *o,
+                                  llmsvc_error **err)
+{
+    char where[256];
+    http_url_for_message(req->url, where, sizeof where);
+    const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (s->oom)
+        return err_give(err, err_nomem());
+    if (s->over || rc == CURLE_FILESIZE_EXCEEDED) {
+        llmsvc_error *e = err_new(LLMSVC_E_PROVIDER,
+                                  "response from %s is larger than the %zu-byte limit "
+                                  "(max_response_bytes)",
+                                  where, o->max_bytes);
+        e->retryable = 0;
+        return err_give(err, e);
+    }
+    llmsvc_error *e;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        e = err_new(LLMSVC_E_TRANSPORT, "request to %s timed out (%s)", where, detail);
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        e = err_new(LLMSVC_E_TRANSPORT, "cannot connect to %s: %s", where, detail);
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+        e = err_new(LLMSVC_E_TRANSPORT, "TLS failure talking to %s: %s", where, detail);
+        e->retryable = 0;
+        break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        e = err_new(LLMSVC_E_TRANSPORT, "bad URL %s: %s", where, detail);
+        e->retryable = 0;
+        break;
+    default:
+        e = err_new(LLMSVC_E_TRANSPORT,
+                    "connection to %s failed before a complete response arrived: %s", where,
+                    detail);
+    }
+    return err_give(err, e);
+}
+
+llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const http_opts *o,
+                           llmsvc_http_response *resp, llmsvc_error **err)
+{
+    if (!req->url)
+        return err_set(err, LLMSVC_E_TRANSFORM, "the plugin built a request without a URL");
+    CURL *h = thread_handle(t);
+    if (!h)
+        return err_give(err, err_nomem());
+    curl_easy_reset(h);
+
+    struct curl_slist *headers = NULL;
+    llmsvc_code code = LLMSVC_OK;
+    char line[8192];
+    for (size_t i = 0; i < req->n_headers; i++) {
+        int n = snprintf(line, sizeof line, "%s: %s", req->headers[i].name, req->headers[i].value);
+        if (n < 0 || (size_t)n >= sizeof line) {
+            code = err_set(err, LLMSVC_E_TRANSFORM, "header '%s' is too long",
+                           req->headers[i].name);
+            goto out;
+        }
+        struct curl_slist *nl = curl_slist_append(headers, line);
+        if (!nl) {
+            code = err_give(err, err_nomem());
+            goto out;
+        }
+        headers = nl;
+    }
+    static const char *const fixed[] = {"Content-Type: application/json",
+                                        "Accept: application/json", "Expect:"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        struct curl_slist *nl = curl_slist_append(headers, fixed[i]);
+        if (!nl) {
+            code = err_give(err, err_nomem());
+            goto out;
+        }
+        headers = nl;
+    }
+
+    sink s = {resp, o->max_bytes, 0, 0};
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    size_t body_len = 0;
+    const char *body = NULL;
+    if (req->body)
+        body = json_object_to_json_string_length(
+            req->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &body_len);
+
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        code = map_curl_error(rc, errbuf, &s, req, o, err);
+        goto out;
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    resp->status = (int)status;
+out:
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_slist_free_all(headers);
+    return code;
+}

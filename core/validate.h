@@ -1,0 +1,33 @@
+/* validate — resolves a request to its provider, model and plugin, checks it
+ * against the model's spec and builds the llmsvc_call_info view a plugin sees.
+ *
+ * Errors: VALIDATION (no provider/model/prompt, a parameter the model does not
+ * take, out of range, not among the values, a condition unmet, a capability
+ * missing, a model past its shutdown date), UNSUPPORTED_PROVIDER (no spec, or
+ * no plugin for its protocol), UNKNOWN_MODEL (naming close matches), CONFIG
+ * (no API key where the spec names a key variable). */
+#ifndef LLMSVC_VALIDATE_H
+#define LLMSVC_VALIDATE_H
+
+#include "loader.h"
+#include "request.h"
+#include "runtime.h"
+#include "spec.h"
+
+typedef struct call_ctx {
+    llmsvc_call_info view;
+    llmsvc_param params[P_COUNT];
+    const provider_spec *provider;
+    const model_spec *model;
+    const api_rec *api;
+    char *owned_base_url; /* when the environment's needed trimming */
+} call_ctx;
+
+llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
+                         llmsvc_error **err);
+void call_ctx_clear(call_ctx *ctx);
+
+/* Today's UTC date as "YYYY-MM-DD". */
+void validate_today(char out[11]);
+
+#endif

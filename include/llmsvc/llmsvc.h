@@ -1,0 +1,279 @@
+/*
+ * llmsvc — a provider-agnostic runtime for LLM calls.
+ *
+ * This is the one header a host application includes. Conventions:
+ *  - every fallible function returns an llmsvc_code and, on failure, sets
+ *    *err to an error the caller frees with llmsvc_error_free (err may be NULL);
+ *  - out-parameters come first and are set only on success;
+ *  - every _new/_open has a NULL-safe _free/_close;
+ *  - strings returned by accessors belong to the object and live as long as it;
+ *    strings returned through `char **` are the caller's, freed with llmsvc_free;
+ *  - one runtime may be used by many threads at once; requests and responses
+ *    belong to one thread at a time.
+ *
+ * Stability: within one major version (the soname's), functions and enum values
+ * are only ever added, never removed, renumbered or changed in meaning; option
+ * structs grow only at their end and carry a version field.
+ */
+#ifndef LLMSVC_LLMSVC_H
+#define LLMSVC_LLMSVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLMSVC_VERSION_MAJOR 0
+#define LLMSVC_VERSION_MINOR 1
+#define LLMSVC_VERSION_PATCH 0
+#define LLMSVC_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define LLMSVC_EXTERN __attribute__((visibility("default")))
+#else
+#define LLMSVC_EXTERN
+#endif
+
+/* Error classes. Values never change; new ones are appended. */
+typedef enum llmsvc_code {
+    LLMSVC_OK = 0,
+    LLMSVC_E_VALIDATION = 1,           /* the request breaks the model's spec */
+    LLMSVC_E_UNSUPPORTED_PROVIDER = 2, /* no spec or no plugin for the provider */
+    LLMSVC_E_UNKNOWN_MODEL = 3,        /* the provider has no such model */
+    LLMSVC_E_TRANSFORM = 4,            /* the request could not be put on the wire */
+    LLMSVC_E_API = 5,                  /* the provider answered with an error */
+    LLMSVC_E_TRANSPORT = 6,            /* connect, TLS, timeout, cut connection */
+    LLMSVC_E_PROVIDER = 7,             /* malformed or oversized provider response */
+    LLMSVC_E_CONFIG = 8,               /* bad spec, bad plugin, bad options */
+    LLMSVC_E_NOMEM = 9,
+    LLMSVC_E_INVALID_ARG = 10,         /* a programming error by the caller */
+    LLMSVC_E_CANCELLED = 11,
+    LLMSVC_E_STORE = 12,               /* job store unreachable or corrupt */
+    LLMSVC_E_NOT_FOUND = 13,           /* no such job */
+    LLMSVC_E_TIMEOUT = 14              /* a wait ran out (not a network timeout) */
+} llmsvc_code;
+
+typedef struct llmsvc_error llmsvc_error;
+typedef struct llmsvc_runtime llmsvc_runtime;
+typedef struct llmsvc_request llmsvc_request;
+typedef struct llmsvc_response llmsvc_response;
+
+/* ---- version and memory ---- */
+
+/* "MAJOR.MINOR.PATCH" of the library actually loaded. */
+LLMSVC_EXTERN const char *llmsvc_version(void);
+
+/* Frees a string or buffer the library returned through a `char **`. */
+LLMSVC_EXTERN void llmsvc_free(void *p);
+
+/* ---- errors ---- */
+
+/* Upper-case class name of a code: "VALIDATION", "API", ... ("OK" for 0). */
+LLMSVC_EXTERN const char *llmsvc_code_name(llmsvc_code code);
+LLMSVC_EXTERN void llmsvc_error_free(llmsvc_error *err);
+LLMSVC_EXTERN llmsvc_code llmsvc_error_code(const llmsvc_error *err);
+/* What happened, where, and what to do; several problems are separate lines. */
+LLMSVC_EXTERN const char *llmsvc_error_message(const llmsvc_error *err);
+/* Non-zero when the same call may succeed if retried later. */
+LLMSVC_EXTERN int llmsvc_error_retryable(const llmsvc_error *err);
+/* HTTP status of an API error, else 0. */
+LLMSVC_EXTERN int llmsvc_error_http_status(const llmsvc_error *err);
+/* Provider's own error type and code ("invalid_request_error",
+ * "unsupported_parameter"), and the request field concerned; NULL if none. */
+LLMSVC_EXTERN const char *llmsvc_error_provider_type(const llmsvc_error *err);
+LLMSVC_EXTERN const char *llmsvc_error_provider_code(const llmsvc_error *err);
+LLMSVC_EXTERN const char *llmsvc_error_param(const llmsvc_error *err);
+/* Delay the provider asked for before a retry (retry-after), else -1. */
+LLMSVC_EXTERN long llmsvc_error_retry_after_ms(const llmsvc_error *err);
+/* {"code","message","retryable",...} as a JSON text; *out freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_error_to_json(char **out, const llmsvc_error *err);
+
+/* ---- runtime ---- */
+
+typedef enum llmsvc_log_level {
+    LLMSVC_LOG_DEBUG = 0,
+    LLMSVC_LOG_INFO = 1,
+    LLMSVC_LOG_WARN = 2,
+    LLMSVC_LOG_ERROR = 3,
+    LLMSVC_LOG_OFF = 4
+} llmsvc_log_level;
+
+/* Receives each log line (no trailing newline). Called from any thread. */
+typedef void (*llmsvc_log_fn)(void *user, llmsvc_log_level level, const char *message);
+
+/* Skip LLMSVC_PLUGIN_PATH / LLMSVC_SPEC_PATH / provider base-URL variables. */
+#define LLMSVC_OPT_NO_ENV 0x1u
+/* Skip the build's or install's default plugin folder. */
+#define LLMSVC_OPT_NO_DEFAULT_PLUGINS 0x2u
+/* Skip the build's or install's default spec folders. */
+#define LLMSVC_OPT_NO_DEFAULT_SPECS 0x4u
+/* Fail llmsvc_runtime_open when any spec file has a problem (default: skip
+ * the file and log each problem as a warning). */
+#define LLMSVC_OPT_STRICT_SPECS 0x8u
+
+#define LLMSVC_OPTIONS_VERSION 1
+
+typedef struct llmsvc_options {
+    unsigned int version;       /* LLMSVC_OPTIONS_VERSION */
+    unsigned int flags;         /* LLMSVC_OPT_* */
+    const char *plugin_path;    /* ':'-separated; searched before LLMSVC_PLUGIN_PATH and the default */
+    const char *spec_path;      /* ':'-separated; read after the default and LLMSVC_SPEC_PATH */
+    long connect_timeout_ms;    /* 0: 10 s */
+    long timeout_ms;            /* whole call, per attempt; 0: 600 s */
+    int max_retries;            /* retries of retryable failures; -1: 2 */
+    size_t max_response_bytes;  /* larger responses fail with PROVIDER; 0: 16 MiB */
+    llmsvc_log_fn log;          /* NULL: warnings and errors go to stderr */
+    void *log_user;
+    llmsvc_log_level log_level; /* lines below this level are dropped */
+} llmsvc_options;
+
+#define LLMSVC_OPTIONS_INIT \
+    { LLMSVC_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, -1, 0, NULL, NULL, LLMSVC_LOG_WARN }
+
+/* Fills *opts with the defaults (same as LLMSVC_OPTIONS_INIT). */
+LLMSVC_EXTERN void llmsvc_options_init(llmsvc_options *opts);
+
+/* Loads plugins and specs. opts may be NULL for the defaults. A refused plugin
+ * or a bad spec file is logged and skipped; open fails only when the options
+ * are invalid (CONFIG, INVALID_ARG) or with LLMSVC_OPT_STRICT_SPECS. */
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc_options *opts,
+                                              llmsvc_error **err);
+/* Waits for nothing: the caller ensures no call is in flight. NULL-safe. */
+LLMSVC_EXTERN void llmsvc_runtime_close(llmsvc_runtime *rt);
+
+/* Every plugin file tried, as a JSON array of {path, status: "loaded"|"refused",
+ * name, version, abi, protocols, reason}. *out freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_plugins_json(char **out, llmsvc_runtime *rt,
+                                                      llmsvc_error **err);
+/* Models as a JSON array of {provider, api, model, aliases, capabilities,
+ * context_window, max_output_tokens, pricing, parameters, lifecycle};
+ * provider may be NULL for all. */
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_models_json(char **out, llmsvc_runtime *rt,
+                                                     const char *provider, llmsvc_error **err);
+/* Problems found while loading specs, one "file:line:col: message" per line,
+ * or NULL when there were none. Owned by the runtime. */
+LLMSVC_EXTERN const char *llmsvc_runtime_spec_problems(const llmsvc_runtime *rt);
+
+/* Checks spec files or folders without opening a runtime; with no paths, the
+ * folders a runtime would read (the default ones and LLMSVC_SPEC_PATH). On
+ * success *summary (freed with llmsvc_free) says how many files, providers and
+ * models were read; otherwise CONFIG with every problem as a
+ * "file:line:col: message" line. */
+LLMSVC_EXTERN llmsvc_code llmsvc_specs_check(char **summary, const char *const *paths,
+                                             size_t n_paths, llmsvc_error **err);
+
+/* ---- requests ---- */
+
+LLMSVC_EXTERN llmsvc_code llmsvc_request_new(llmsvc_request **out);
+/* Parses the LLMCallRequest JSON shape:
+ * {"llm": {"prompt", "instructions", "vector_store_id",
+ *          "llm_model_spec": {"provider", "model", "temperature", "top_p",
+ *                             "top_k", "max_tokens", "seed", "stop",
+ *                             "reasoning": {"effort"}, "text": {"verbosity"}}},
+ *  "max_num_results", "provider_options": {...}}
+ * Unknown fields are VALIDATION errors naming the field. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_from_json(llmsvc_request **out, const char *json,
+                                                   size_t len, llmsvc_error **err);
+/* The request in the same JSON shape (no API key ever). *out freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_to_json(char **out, const llmsvc_request *req);
+LLMSVC_EXTERN void llmsvc_request_free(llmsvc_request *req);
+
+/* Setters copy their strings; NULL clears. INVALID_ARG on a bad argument. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_provider(llmsvc_request *req, const char *provider);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_model(llmsvc_request *req, const char *model);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_prompt(llmsvc_request *req, const char *prompt);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_instructions(llmsvc_request *req, const char *text);
+/* max_num_results 0 leaves the provider's default. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_vector_store(llmsvc_request *req, const char *id,
+                                                          int max_num_results);
+/* File-search results to return (1..1000; 0 leaves the provider's default). */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_max_results(llmsvc_request *req, int max_num_results);
+/* Generic parameter setters by llmsvc's parameter name (specs/README.md):
+ * "temperature", "top_p", "top_k", "max_tokens", "reasoning_effort",
+ * "verbosity", "seed", "presence_penalty", "frequency_penalty".
+ * INVALID_ARG for an unknown name or a value of the wrong type. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_number(llmsvc_request *req, const char *name,
+                                                    double value);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_string(llmsvc_request *req, const char *name,
+                                                    const char *value);
+/* Appends a stop sequence. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_stop(llmsvc_request *req, const char *stop);
+/* Removes a parameter set earlier. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_unset(llmsvc_request *req, const char *name);
+/* Per-call overrides of the runtime's settings; base_url replaces the spec's and
+ * the environment's; api_key replaces the environment variable's value. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_base_url(llmsvc_request *req, const char *url);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_api_key(llmsvc_request *req, const char *key);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_timeout_ms(llmsvc_request *req, long timeout_ms);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_max_retries(llmsvc_request *req, int retries);
+/* A JSON object handed to the provider's plugin as is (the mock plugin reads
+ * its script from it). VALIDATION if json is not an object. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_provider_options(llmsvc_request *req,
+                                                              const char *json,
+                                                              llmsvc_error **err);
+
+/* ---- calls ---- */
+
+/* Validates req against its model's spec, sends it through the provider's
+ * plugin (retrying retryable failures), and returns the unified response.
+ * Thread-safe. *out freed with llmsvc_response_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *req,
+                                      llmsvc_response **out, llmsvc_error **err);
+
+/* ---- responses ---- */
+
+LLMSVC_EXTERN void llmsvc_response_free(llmsvc_response *resp);
+LLMSVC_EXTERN const char *llmsvc_response_id(const llmsvc_response *resp);
+LLMSVC_EXTERN const char *llmsvc_response_provider(const llmsvc_response *resp);
+/* The model the provider reports (often a dated snapshot of the one asked for). */
+LLMSVC_EXTERN const char *llmsvc_response_model(const llmsvc_response *resp);
+/* The assistant's text ("" when there is none). */
+LLMSVC_EXTERN const char *llmsvc_response_message(const llmsvc_response *resp);
+/* "stop", "length", "content_filter", "refusal", "tool_calls", "error", ... */
+LLMSVC_EXTERN const char *llmsvc_response_finish_reason(const llmsvc_response *resp);
+/* Reasoning summary text the provider returned, or NULL. */
+LLMSVC_EXTERN const char *llmsvc_response_reasoning(const llmsvc_response *resp);
+
+typedef enum llmsvc_token_kind {
+    LLMSVC_TOKENS_INPUT = 0,        /* all input tokens, cached ones included */
+    LLMSVC_TOKENS_OUTPUT = 1,       /* all output tokens, reasoning included */
+    LLMSVC_TOKENS_REASONING = 2,
+    LLMSVC_TOKENS_CACHED_INPUT = 3, /* input tokens read from the provider's cache */
+    LLMSVC_TOKENS_CACHE_WRITE = 4,  /* input tokens written to the provider's cache */
+    LLMSVC_TOKENS_TOTAL = 5
+} llmsvc_token_kind;
+
+/* A token count, or -1 when the provider did not report it. */
+LLMSVC_EXTERN int64_t llmsvc_response_tokens(const llmsvc_response *resp, llmsvc_token_kind kind);
+/* USD from usage and the spec's prices, or -1 when usage or prices are unknown. */
+LLMSVC_EXTERN double llmsvc_response_cost_usd(const llmsvc_response *resp);
+/* Wall time of the call, retries included, in milliseconds. */
+LLMSVC_EXTERN double llmsvc_response_latency_ms(const llmsvc_response *resp);
+/* Attempts made (1 when the first one succeeded). */
+LLMSVC_EXTERN int llmsvc_response_attempts(const llmsvc_response *resp);
+
+typedef struct llmsvc_file_result {
+    const char *file_id;
+    const char *filename;
+    double score;
+    const char *text;
+} llmsvc_file_result;
+
+LLMSVC_EXTERN size_t llmsvc_response_file_result_count(const llmsvc_response *resp);
+/* The i-th file-search result; its strings belong to resp. NULL if out of range. */
+LLMSVC_EXTERN const llmsvc_file_result *llmsvc_response_file_result(const llmsvc_response *resp,
+                                                                    size_t i);
+
+/* {"id","provider","model","message","finish_reason","input_tokens",
+ *  "output_tokens","reasoning_tokens","cached_input_tokens","total_tokens",
+ *  "cost_usd","latency_ms","attempts","file_search_results":[...],...}
+ * Unknown counts are null. *out freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_response_to_json(char **out, const llmsvc_response *resp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMSVC_LLMSVC_H */

@@ -1,0 +1,251 @@
+/*
+ * llmsvc plugin ABI — the one header (with llmsvc.h and json-c) a provider
+ * plugin includes. docs/plugins.md walks through writing one.
+ *
+ * A plugin is a shared object exporting one data symbol, `llmsvc_plugin`,
+ * defined with LLMSVC_PLUGIN_DEFINE. The core reads its ABI version before
+ * running any plugin code and refuses a different major or a newer minor.
+ * Then it calls desc->init, in which the plugin registers each wire protocol
+ * it speaks with host->register_api.
+ *
+ * Stability: within ABI major 1, structs here only grow at their end (their
+ * `size` field says how much the other side knows), host functions are only
+ * appended, and enum values never change.
+ *
+ * Ownership, everywhere below: what the core hands to a plugin is borrowed for
+ * the duration of the call; what a plugin hands to the core through host
+ * functions is copied (strings) or taken over (json objects, where noted).
+ * A plugin never frees core memory and the core never frees plugin memory.
+ *
+ * Threads: every op may be called from many threads at once; ops must be
+ * reentrant. Per-plugin state lives behind the pointer `init` returns.
+ */
+#ifndef LLMSVC_PLUGIN_H
+#define LLMSVC_PLUGIN_H
+
+#include <llmsvc/llmsvc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLMSVC_PLUGIN_ABI_MAJOR 1
+#define LLMSVC_PLUGIN_ABI_MINOR 0
+
+#if defined(__GNUC__)
+#define LLMSVC_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define LLMSVC_PLUGIN_EXPORT
+#endif
+
+struct json_object; /* json-c */
+
+typedef struct llmsvc_host llmsvc_host;
+typedef struct llmsvc_registrar llmsvc_registrar;     /* opaque */
+typedef struct llmsvc_http_request llmsvc_http_request; /* opaque, filled through host */
+typedef struct llmsvc_http_response llmsvc_http_response; /* opaque, read through host */
+
+/* ---- what a call looks like to a plugin ---- */
+
+typedef enum llmsvc_param_type {
+    LLMSVC_PARAM_FLOAT = 1,
+    LLMSVC_PARAM_INT = 2,
+    LLMSVC_PARAM_ENUM = 3,
+    LLMSVC_PARAM_STRING = 4,
+    LLMSVC_PARAM_BOOL = 5,
+    LLMSVC_PARAM_STRING_LIST = 6
+} llmsvc_param_type;
+
+/* One effective request parameter: set by the caller or filled from the spec's
+ * default, already validated against the model's spec. */
+typedef struct llmsvc_param {
+    const char *name;         /* llmsvc's name: "temperature", "max_tokens", ... */
+    const char *wire;         /* the spec's `wire` path ("max_completion_tokens",
+                                 "generationConfig.topK"), or NULL: use the plugin's own */
+    llmsvc_param_type type;
+    double number;            /* FLOAT, INT (exact), BOOL (0 or 1) */
+    const char *string;       /* ENUM, STRING */
+    const char *const *list;  /* STRING_LIST */
+    size_t list_len;
+    long budget;              /* reasoning_effort: the spec's token budget for this
+                                 value, or -1 when the spec gives none */
+} llmsvc_param;
+
+typedef struct llmsvc_kv {
+    const char *name;
+    const char *value;
+} llmsvc_kv;
+
+/* Capability bits of a model (spec `capabilities`). */
+#define LLMSVC_CAP_STREAMING (1u << 0)
+#define LLMSVC_CAP_VISION (1u << 1)
+#define LLMSVC_CAP_TOOLS (1u << 2)
+#define LLMSVC_CAP_FILE_SEARCH (1u << 3)
+#define LLMSVC_CAP_STRUCTURED_OUTPUT (1u << 4)
+#define LLMSVC_CAP_REASONING (1u << 5)
+
+/* A validated call, as the plugin sees it. All pointers borrowed. */
+typedef struct llmsvc_call_info {
+    size_t size;                 /* sizeof(llmsvc_call_info) in the core */
+    const char *provider;        /* "openai" */
+    const char *api;             /* the protocol: "openai-responses" */
+    const char *model;           /* the model's spec name, sent on the wire */
+    const char *base_url;        /* resolved: call > environment > spec; no trailing '/' */
+    const char *api_key;         /* NULL when none is set; never log it */
+    const char *api_key_env;     /* the variable's name, for messages; may be NULL */
+    const char *prompt;          /* NULL when absent */
+    const char *instructions;    /* NULL when absent */
+    const char *vector_store_id; /* NULL when absent */
+    int max_num_results;         /* 0: provider's default */
+    uint32_t capabilities;       /* LLMSVC_CAP_* of the model */
+    const llmsvc_param *params;  /* effective parameters */
+    size_t n_params;
+    const llmsvc_kv *options;    /* the spec's `options:` */
+    size_t n_options;
+    const struct json_object *provider_options; /* the request's, or NULL */
+} llmsvc_call_info;
+
+/* ---- the operations of one wire protocol ---- */
+
+typedef struct llmsvc_api_ops {
+    size_t size;      /* sizeof(llmsvc_api_ops) at the plugin's build */
+    const char *name; /* protocol name: "openai-responses"; [a-z0-9-]+ */
+
+    /* Optional. Creates per-protocol state; *state is passed to every op. */
+    llmsvc_code (*init)(void **state, llmsvc_error **err);
+    /* Optional. Destroys what init made. */
+    void (*shutdown)(void *state);
+
+    /* Fills the HTTP request (URL, headers, JSON body) for a call, through
+     * host->http_*. The core adds the spec's extra headers, sends, retries. */
+    llmsvc_code (*build_request)(void *state, const llmsvc_call_info *call, llmsvc_http_request *out,
+                                 llmsvc_error **err);
+    /* Turns the provider's HTTP answer (any status) into the response, through
+     * host->resp_*, or into an error: LLMSVC_E_API for an error body (the core
+     * adds the status, retryability and retry-after), LLMSVC_E_PROVIDER for a
+     * body it cannot read. */
+    llmsvc_code (*parse_response)(void *state, const llmsvc_call_info *call,
+                                  const llmsvc_http_response *in, llmsvc_response *out,
+                                  llmsvc_error **err);
+    /* Optional, for protocols that are not one HTTP exchange (the mock): does
+     * the whole call. When set, build_request/parse_response are not used. */
+    llmsvc_code (*execute)(void *state, const llmsvc_call_info *call, llmsvc_response *out,
+                           llmsvc_error **err);
+} llmsvc_api_ops;
+
+/* Token usage a plugin reports; -1 for a count the provider did not give. */
+typedef struct llmsvc_usage {
+    size_t size;           /* sizeof(llmsvc_usage) */
+    int64_t input;         /* all input tokens, cached included */
+    int64_t output;        /* all output tokens, reasoning included */
+    int64_t reasoning;
+    int64_t cached_input;
+    int64_t cache_write;
+    int64_t total;         /* -1: the core computes input + output */
+} llmsvc_usage;
+
+#define LLMSVC_USAGE_INIT { sizeof(llmsvc_usage), -1, -1, -1, -1, -1, -1 }
+
+/* String fields of a response a plugin sets. */
+typedef enum llmsvc_resp_field {
+    LLMSVC_RESP_ID = 1,
+    LLMSVC_RESP_MODEL = 2,
+    LLMSVC_RESP_FINISH_REASON = 3
+} llmsvc_resp_field;
+
+/* ---- the host's functions, handed to the plugin ---- */
+
+struct llmsvc_host {
+    size_t size;        /* sizeof(llmsvc_host) in the core */
+    uint16_t abi_major; /* the core's LLMSVC_PLUGIN_ABI_MAJOR */
+    uint16_t abi_minor;
+
+    /* Registers a protocol; called from the plugin's init only. `ops` must stay
+     * valid while the plugin is loaded (a static const struct). CONFIG if the
+     * name is taken or malformed. */
+    llmsvc_code (*register_api)(llmsvc_registrar *reg, const llmsvc_api_ops *ops,
+                                llmsvc_error **err);
+
+    /* Logging through the runtime's logger. */
+    void (*log)(llmsvc_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+
+    /* A new error with a formatted message (lowercase, no final period). */
+    llmsvc_error *(*error_new)(llmsvc_code code, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+    /* Attaches the provider's error type, code and parameter (each may be NULL). */
+    void (*error_set_provider)(llmsvc_error *err, const char *type, const char *code,
+                               const char *param);
+    /* Marks an error retryable (or not), overriding the core's judgement by status. */
+    void (*error_set_retryable)(llmsvc_error *err, int retryable);
+    /* Sets the HTTP status and the retry-after delay (ms, -1 none) of an error,
+     * for protocols with an `execute` op (the core sets them for HTTP ones). */
+    void (*error_set_http)(llmsvc_error *err, int status, long retry_after_ms);
+
+    /* HTTP request building. URL and header values are copied. A secret header's
+     * value is redacted wherever the core prints the request. */
+    llmsvc_code (*http_set_url)(llmsvc_http_request *req, const char *url);
+    llmsvc_code (*http_add_header)(llmsvc_http_request *req, const char *name,
+                                   const char *value, int secret);
+    /* Takes over `body` (json_object_put by the core). */
+    llmsvc_code (*http_set_json_body)(llmsvc_http_request *req, struct json_object *body);
+
+    /* HTTP response reading. The body is NUL-terminated; header lookup is
+     * case-insensitive and returns NULL when absent. */
+    int (*http_status)(const llmsvc_http_response *resp);
+    const char *(*http_body)(const llmsvc_http_response *resp, size_t *len);
+    const char *(*http_header)(const llmsvc_http_response *resp, const char *name);
+
+    /* Response building; strings are copied. */
+    llmsvc_code (*resp_set)(llmsvc_response *resp, llmsvc_resp_field field, const char *value);
+    llmsvc_code (*resp_append_text)(llmsvc_response *resp, const char *text, size_t len);
+    llmsvc_code (*resp_append_reasoning)(llmsvc_response *resp, const char *text, size_t len);
+    llmsvc_code (*resp_set_usage)(llmsvc_response *resp, const llmsvc_usage *usage);
+    llmsvc_code (*resp_add_file_result)(llmsvc_response *resp, const char *file_id,
+                                        const char *filename, double score, const char *text);
+
+    /* JSON helpers. json_set_path sets obj.a.b.c = value for "a.b.c", creating
+     * objects on the way; it takes over `value`. param_to_json gives a new
+     * json-c value for a parameter's value. */
+    llmsvc_code (*json_set_path)(struct json_object *obj, const char *path,
+                                 struct json_object *value);
+    struct json_object *(*param_to_json)(const llmsvc_param *param);
+    /* The parameter of that name in the call, or NULL. */
+    const llmsvc_param *(*call_param)(const llmsvc_call_info *call, const char *name);
+    /* The spec option of that name, or NULL. */
+    const char *(*call_option)(const llmsvc_call_info *call, const char *name);
+};
+
+/* ---- the exported descriptor ---- */
+
+typedef struct llmsvc_plugin_desc {
+    uint16_t abi_major;      /* LLMSVC_PLUGIN_ABI_MAJOR at the plugin's build; first, forever */
+    uint16_t abi_minor;      /* LLMSVC_PLUGIN_ABI_MINOR at the plugin's build */
+    uint32_t size;           /* sizeof(llmsvc_plugin_desc) at the plugin's build */
+    const char *name;        /* short name: "openai-responses" */
+    const char *version;     /* the plugin's own version: "1.0.0" */
+    const char *description; /* one line */
+    /* Registers the plugin's protocols with host->register_api. The host table
+     * stays valid while the plugin is loaded; keep the pointer. */
+    llmsvc_code (*init)(const llmsvc_host *host, llmsvc_registrar *reg, llmsvc_error **err);
+} llmsvc_plugin_desc;
+
+#define LLMSVC_PLUGIN_SYMBOL "llmsvc_plugin"
+
+/* Defines the exported descriptor. Use once per plugin. */
+#define LLMSVC_PLUGIN_DEFINE(name_, version_, description_, init_)                     \
+    LLMSVC_PLUGIN_EXPORT const llmsvc_plugin_desc llmsvc_plugin = {                     \
+        LLMSVC_PLUGIN_ABI_MAJOR, LLMSVC_PLUGIN_ABI_MINOR, (uint32_t)sizeof(llmsvc_plugin_desc), \
+        (name_), (version_), (description_), (init_)}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMSVC_PLUGIN_H */
