@@ -61,12 +61,13 @@ static void print_table(json_object *a)
         }
         printf("%-30s ", caps);
         json_object *lc;
+        printf("%s", str(m, "status"));
         if (json_object_object_get_ex(m, "lifecycle", &lc) && lc) {
             const char *shut = str(lc, "shutdown"), *rep = str(lc, "replacement");
-            printf("deprecated%s%s%s%s", shut ? ", shutdown " : "", shut ? shut : "",
-                   rep ? " -> " : "", rep ? rep : "");
-        } else {
-            printf("active");
+            printf("%s%s%s%s", shut ? " (shutdown " : "", shut ? shut : "", shut ? ")" : "",
+                   rep ? "" : "");
+            if (rep)
+                printf(" -> %s", rep);
         }
         json_object *al;
         json_object_object_get_ex(m, "aliases", &al);

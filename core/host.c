@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "error.h"
 #include "http.h"
+#include "json_util.h"
 #include "loader.h"
 #include "response.h"
 #include "runtime.h"
@@ -61,40 +62,6 @@ static void h_error_set_http(llmsvc_error *e, int status, long retry_after_ms)
         return;
     e->http_status = status;
     e->retry_after_ms = retry_after_ms;
-}
-
-static llmsvc_code h_json_set_path(json_object *obj, const char *path, json_object *value)
-{
-    if (!obj || !path || !*path || !json_object_is_type(obj, json_type_object)) {
-        json_object_put(value);
-        return LLMSVC_E_INVALID_ARG;
-    }
-    char key[128];
-    const char *p = path;
-    for (;;) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        if (!len || len >= sizeof key) {
-            json_object_put(value);
-            return LLMSVC_E_INVALID_ARG;
-        }
-        memcpy(key, p, len);
-        key[len] = '\0';
-        if (!dot)
-            return json_object_object_add(obj, key, value) == 0 ? LLMSVC_OK : LLMSVC_E_NOMEM;
-        json_object *next = NULL;
-        if (!json_object_object_get_ex(obj, key, &next) ||
-            !json_object_is_type(next, json_type_object)) {
-            next = json_object_new_object();
-            if (!next || json_object_object_add(obj, key, next) != 0) {
-                json_object_put(next);
-                json_object_put(value);
-                return LLMSVC_E_NOMEM;
-            }
-        }
-        obj = next;
-        p = dot + 1;
-    }
 }
 
 static json_object *h_param_to_json(const llmsvc_param *p)
@@ -158,7 +125,12 @@ const llmsvc_host loader_host_table = {
     .resp_append_reasoning = response_append_reasoning,
     .resp_set_usage = response_set_usage,
     .resp_add_file_result = response_add_file_result,
-    .json_set_path = h_json_set_path,
+    .json_set_path = ju_set_path,
+    .json_get = ju_get,
+    .json_get_string = ju_get_string,
+    .json_get_int = ju_get_int,
+    .json_parse = ju_parse,
+    .json_merge = ju_merge,
     .param_to_json = h_param_to_json,
     .call_param = h_call_param,
     .call_option = h_call_option,

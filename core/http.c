@@ -1,11 +1,12 @@
 /* http — request and response objects (the transport is in transport.c). */
 #include "http.h"
 
+#include "curl_dl.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 void http_request_init(llmsvc_http_request *req)
@@ -133,7 +134,8 @@ long http_retry_after_ms(const llmsvc_http_response *resp)
     double v = strtod(s, &end);
     if (end != s && *end == '\0' && v >= 0 && v < 1e7)
         return (long)(v * 1000);
-    time_t when = curl_getdate(s, NULL);
+    const curl_api *c = curl_api_loaded();
+    time_t when = c ? c->getdate(s, NULL) : -1;
     if (when < 0)
         return -1;
     time_t now = time(NULL);

@@ -62,7 +62,7 @@ typedef struct http_opts {
     size_t max_bytes;
 } http_opts;
 
-/* NULL on failure (OOM or curl_global_init). */
+/* NULL on OOM. libcurl itself is loaded on the first send. */
 transport *transport_new(void);
 void transport_free(transport *t);
 /* Sends req; fills resp with whatever status came back. Errors only for no

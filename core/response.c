@@ -1,5 +1,6 @@
 #include "response.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,14 @@ static json_object *count(int64_t v)
     return v < 0 ? NULL : json_object_new_int64(v);
 }
 
+/* A double printed with fmt rather than json-c's 17 significant digits. */
+static json_object *number(double v, const char *fmt)
+{
+    char s[64];
+    snprintf(s, sizeof s, fmt, v);
+    return json_object_new_double_s(v, s);
+}
+
 json_object *response_to_json_object(const llmsvc_response *r)
 {
     json_object *o = json_object_new_object();
@@ -213,8 +222,8 @@ json_object *response_to_json_object(const llmsvc_response *r)
                            count(r->tokens[LLMSVC_TOKENS_CACHED_INPUT]));
     json_object_object_add(o, "total_tokens", count(r->tokens[LLMSVC_TOKENS_TOTAL]));
     json_object_object_add(o, "cost_usd",
-                           r->cost_usd < 0 ? NULL : json_object_new_double(r->cost_usd));
-    json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
+                           r->cost_usd < 0 ? NULL : number(r->cost_usd, "%.10g"));
+    json_object_object_add(o, "latency_ms", number(r->latency_ms, "%.3f"));
     json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
     if (r->has_reasoning)
         json_object_object_add(o, "reasoning", json_object_new_string(buf_cstr(&r->reasoning)));
@@ -223,7 +232,7 @@ json_object *response_to_json_object(const llmsvc_response *r)
         json_object *f = json_object_new_object();
         json_object_object_add(f, "file_id", json_object_new_string(r->files[i].file_id));
         json_object_object_add(f, "filename", json_object_new_string(r->files[i].filename));
-        json_object_object_add(f, "score", json_object_new_double(r->files[i].score));
+        json_object_object_add(f, "score", number(r->files[i].score, "%.6g"));
         json_object_object_add(f, "text", json_object_new_string(r->files[i].text));
         json_object_array_add(files, f);
     }

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "runtime.h"
+#include "validate.h"
 
 static json_object *jstr(const char *s)
 {
@@ -131,6 +132,14 @@ static json_object *model_json(const provider_spec *p, const model_spec *m)
             json_object_object_add(params, param_defs[i].name, rule_json(&m->params[i]));
     }
     json_object_object_add(o, "parameters", params);
+    char today[11];
+    validate_today(today);
+    const char *status = "active";
+    if (m->shutdown[0] && strcmp(today, m->shutdown) >= 0)
+        status = "retired";
+    else if (m->deprecated[0] || m->shutdown[0])
+        status = "deprecated";
+    json_object_object_add(o, "status", jstr(status));
     if (m->deprecated[0] || m->shutdown[0] || m->replacement) {
         json_object *lc = json_object_new_object();
         json_object_object_add(lc, "deprecated", m->deprecated[0] ? jstr(m->deprecated) : NULL);

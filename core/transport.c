@@ -1,6 +1,6 @@
-/* transport — sends one HTTP request with libcurl. One easy handle per thread
- * and transport (kept in thread-specific data), so each thread reuses its
- * connections and the call path takes no lock. */
+/* transport — sends one HTTP request with libcurl (through curl_dl.h). One
+ * easy handle per thread and transport (kept in thread-specific data), so each
+ * thread reuses its connections and the call path takes no lock. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "curl_dl.h"
 #include "error.h"
 #include "http.h"
 
@@ -24,14 +25,6 @@ struct transport {
     pthread_mutex_t mu; /* guards the handle list (taken when a thread starts or ends) */
     handle_node *handles;
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
-
-static void global_init(void)
-{
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void unlink_node(transport *t, handle_node *n)
 {
@@ -51,15 +44,12 @@ static void handle_destroy(void *p)
     pthread_mutex_lock(&t->mu);
     unlink_node(t, n);
     pthread_mutex_unlock(&t->mu);
-    curl_easy_cleanup(n->curl);
+    curl_api_loaded()->easy_cleanup(n->curl);
     free(n);
 }
 
 transport *transport_new(void)
 {
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return NULL;
     transport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
@@ -79,7 +69,7 @@ void transport_free(transport *t)
     handle_node *n = t->handles;
     while (n) {
         handle_node *next = n->next;
-        curl_easy_cleanup(n->curl);
+        curl_api_loaded()->easy_cleanup(n->curl);
         free(n);
         n = next;
     }
@@ -87,7 +77,7 @@ void transport_free(transport *t)
     free(t);
 }
 
-static CURL *thread_handle(transport *t)
+static CURL *thread_handle(transport *t, const curl_api *c)
 {
     handle_node *n = pthread_getspecific(t->key);
     if (n)
@@ -95,7 +85,7 @@ static CURL *thread_handle(transport *t)
     n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
-    n->curl = curl_easy_init();
+    n->curl = c->easy_init();
     if (!n->curl) {
         free(n);
         return NULL;
@@ -111,7 +101,7 @@ static CURL *thread_handle(transport *t)
         pthread_mutex_lock(&t->mu);
         unlink_node(t, n);
         pthread_mutex_unlock(&t->mu);
-        curl_easy_cleanup(n->curl);
+        c->easy_cleanup(n->curl);
         free(n);
         return NULL;
     }
@@ -166,13 +156,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-static llmsvc_code map_curl_error(CURLcode rc, const char *errbuf, const sink *s,
+static llmsvc_code map_curl_error(const curl_api *c, CURLcode rc, const char *errbuf, const sink *s,
                                   const llmsvc_http_request *req, const http_opts *o,
                                   llmsvc_error **err)
 {
     char where[256];
     http_url_for_message(req->url, where, sizeof where);
-    const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *detail = errbuf[0] ? errbuf : c->easy_strerror(rc);
     if (s->oom)
         return err_give(err, err_nomem());
     if (s->over || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -218,10 +208,13 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
 {
     if (!req->url)
         return err_set(err, LLMSVC_E_TRANSFORM, "the plugin built a request without a URL");
-    CURL *h = thread_handle(t);
+    const curl_api *c = curl_api_get(err);
+    if (!c)
+        return LLMSVC_E_CONFIG;
+    CURL *h = thread_handle(t, c);
     if (!h)
         return err_give(err, err_nomem());
-    curl_easy_reset(h);
+    c->easy_reset(h);
 
     struct curl_slist *headers = NULL;
     llmsvc_code code = LLMSVC_OK;
@@ -233,7 +226,7 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
                            req->headers[i].name);
             goto out;
         }
-        struct curl_slist *nl = curl_slist_append(headers, line);
+        struct curl_slist *nl = c->slist_append(headers, line);
         if (!nl) {
             code = err_give(err, err_nomem());
             goto out;
@@ -243,7 +236,7 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
     static const char *const fixed[] = {"Content-Type: application/json",
                                         "Accept: application/json", "Expect:"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
-        struct curl_slist *nl = curl_slist_append(headers, fixed[i]);
+        struct curl_slist *nl = c->slist_append(headers, fixed[i]);
         if (!nl) {
             code = err_give(err, err_nomem());
             goto out;
@@ -260,38 +253,38 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
         body = json_object_to_json_string_length(
             req->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &body_len);
 
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+    c->easy_setopt(h, CURLOPT_URL, req->url);
+    c->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    c->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    c->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    c->easy_setopt(h, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
+    c->easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    c->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    c->easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    c->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    c->easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    c->easy_setopt(h, CURLOPT_HEADERDATA, &s);
+    c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     if (body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        c->easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
 
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = c->easy_perform(h);
     if (rc != CURLE_OK) {
-        code = map_curl_error(rc, errbuf, &s, req, o, err);
+        code = map_curl_error(c, rc, errbuf, &s, req, o, err);
         goto out;
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     resp->status = (int)status;
 out:
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(headers);
+    c->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    c->easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    c->slist_free_all(headers);
     return code;
 }

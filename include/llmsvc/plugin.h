@@ -216,6 +216,19 @@ struct llmsvc_host {
     llmsvc_code (*json_set_path)(struct json_object *obj, const char *path,
                                  struct json_object *value);
     struct json_object *(*param_to_json)(const llmsvc_param *param);
+    /* Reading JSON: the value at a dotted path ("usage.input_tokens_details.
+     * cached_tokens"), or NULL when absent or when a step is not an object;
+     * the typed forms also give NULL / def when the value has another type. */
+    struct json_object *(*json_get)(const struct json_object *obj, const char *path);
+    const char *(*json_get_string)(const struct json_object *obj, const char *path);
+    int64_t (*json_get_int)(const struct json_object *obj, const char *path, int64_t def);
+    /* Parses a provider's body; PROVIDER error naming the byte offset when it
+     * is not one JSON value. *out is the caller's (json_object_put). */
+    llmsvc_code (*json_parse)(const char *text, size_t len, struct json_object **out,
+                              llmsvc_error **err);
+    /* Deep-merges src's members into dst (objects merge, anything else replaces). */
+    llmsvc_code (*json_merge)(struct json_object *dst, const struct json_object *src);
+
     /* The parameter of that name in the call, or NULL. */
     const llmsvc_param *(*call_param)(const llmsvc_call_info *call, const char *name);
     /* The spec option of that name, or NULL. */

@@ -1,0 +1,19 @@
+/* json_util — JSON helpers the core uses and hands to plugins (plugin.h). */
+#ifndef LLMSVC_JSON_UTIL_H
+#define LLMSVC_JSON_UTIL_H
+
+#include <json-c/json.h>
+
+#include "llmsvc/plugin.h"
+
+json_object *ju_get(const json_object *obj, const char *path);
+const char *ju_get_string(const json_object *obj, const char *path);
+int64_t ju_get_int(const json_object *obj, const char *path, int64_t def);
+llmsvc_code ju_parse(const char *text, size_t len, json_object **out, llmsvc_error **err);
+llmsvc_code ju_merge(json_object *dst, const json_object *src);
+/* obj.a.b = value for "a.b", creating objects on the way; takes value. */
+llmsvc_code ju_set_path(json_object *obj, const char *path, json_object *value);
+/* A compact JSON text of obj, malloc'd. */
+char *ju_to_string(const json_object *obj);
+
+#endif
