@@ -1,0 +1,326 @@
+/* bench_calls — llmsvc_call against a bare libcurl loop, in the same run.
+ *
+ * Sends N calls through llmsvc_call (openai-responses plugin) to an upstream
+ * that speaks the Responses API — by default the fake upstream, started here as
+ * a separate process so its CPU is not ours — at 1 and at 32 threads, and the
+ * same requests through a minimal libcurl loop (one keep-alive handle per
+ * thread, same body and headers, body read but not parsed) as the baseline.
+ * Prints calls/s of each, their ratio, the process CPU per call, and the
+ * core's own CPU per call measured without the network (resolve + validate +
+ * build + serialize + parse of the same response, in a loop).
+ *
+ *   bench_calls [--calls N] [--threads LIST] [--url BASE_URL] [--model M]
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "llmsvc/llmsvc.h"
+#include "request.h"
+#include "response.h"
+#include "runtime.h"
+#include "validate.h"
+
+static const char *base_url;
+static const char *model = "gpt-6-luna";
+static long n_calls = 20000;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- llmsvc ---- */
+
+typedef struct job {
+    llmsvc_runtime *rt;
+    long calls;
+    long failures;
+} job;
+
+static void *llmsvc_worker(void *arg)
+{
+    job *j = arg;
+    llmsvc_request *req;
+    llmsvc_request_new(&req);
+    llmsvc_request_set_provider(req, "openai");
+    llmsvc_request_set_model(req, model);
+    llmsvc_request_set_prompt(req, "Write a haiku about connection pooling.");
+    llmsvc_request_set_base_url(req, base_url);
+    llmsvc_request_set_max_retries(req, 0);
+    for (long i = 0; i < j->calls; i++) {
+        llmsvc_response *resp = NULL;
+        llmsvc_error *err = NULL;
+        if (llmsvc_call(j->rt, req, &resp, &err) != LLMSVC_OK) {
+            if (!j->failures)
+                fprintf(stderr, "bench: llmsvc_call: %s\n", llmsvc_error_message(err));
+            j->failures++;
+        }
+        llmsvc_error_free(err);
+        llmsvc_response_free(resp);
+    }
+    llmsvc_request_free(req);
+    return NULL;
+}
+
+/* ---- bare libcurl baseline ---- */
+
+static char *baseline_body;
+
+static size_t sink(char *d, size_t s, size_t n, void *u)
+{
+    (void)d;
+    *(size_t *)u += s * n;
+    return s * n;
+}
+
+static void *curl_worker(void *arg)
+{
+    job *j = arg;
+    CURL *h = curl_easy_init();
+    char url[1024];
+    snprintf(url, sizeof url, "%s/responses", base_url);
+    struct curl_slist *hdr = NULL;
+    hdr = curl_slist_append(hdr, "Authorization: Bearer sk-bench");
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, "Accept: application/json");
+    hdr = curl_slist_append(hdr, "Expect:");
+    for (long i = 0; i < j->calls; i++) {
+        size_t got = 0;
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, baseline_body);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+        long status = 0;
+        if (curl_easy_perform(h) != CURLE_OK ||
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200 ||
+            !got)
+            j->failures++;
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+typedef struct result {
+    double calls_per_s;
+    double cpu_us_per_call;
+    long failures;
+} result;
+
+static result run(void *(*fn)(void *), llmsvc_runtime *rt, int threads)
+{
+    pthread_t tid[256];
+    job jobs[256];
+    double c0 = cpu_s(), t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (job){rt, n_calls / threads + (i < n_calls % threads), 0};
+        pthread_create(&tid[i], NULL, fn, &jobs[i]);
+    }
+    result r = {0, 0, 0};
+    for (int i = 0; i < threads; i++) {
+        pthread_join(tid[i], NULL);
+        r.failures += jobs[i].failures;
+    }
+    double dt = now_s() - t0, dc = cpu_s() - c0;
+    r.calls_per_s = (double)n_calls / dt;
+    r.cpu_us_per_call = dc / (double)n_calls * 1e6;
+    return r;
+}
+
+/* ---- the core's own CPU per call, no network ---- */
+
+static double core_cpu_us(llmsvc_runtime *rt, const char *fixture_body)
+{
+    llmsvc_request *req;
+    llmsvc_request_new(&req);
+    llmsvc_request_set_provider(req, "openai");
+    llmsvc_request_set_model(req, model);
+    llmsvc_request_set_prompt(req, "Write a haiku about connection pooling.");
+    llmsvc_request_set_base_url(req, base_url);
+    llmsvc_request_set_api_key(req, "sk-bench");
+    llmsvc_http_response hr;
+    http_response_init(&hr);
+    hr.status = 200;
+    buf_puts(&hr.body, fixture_body);
+    long iters = 200000;
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    for (long i = 0; i < iters; i++) {
+        call_ctx ctx;
+        llmsvc_error *e = NULL;
+        if (call_resolve(rt, req, &ctx, &e) != LLMSVC_OK) {
+            fprintf(stderr, "bench: resolve: %s\n", llmsvc_error_message(e));
+            exit(1);
+        }
+        llmsvc_http_request hreq;
+        http_request_init(&hreq);
+        ctx.api->ops.build_request(ctx.api->state, &ctx.view, &hreq, &e);
+        size_t len;
+        json_object_to_json_string_length(hreq.body, JSON_C_TO_STRING_PLAIN, &len);
+        llmsvc_response *resp = response_new();
+        if (ctx.api->ops.parse_response(ctx.api->state, &ctx.view, &hr, resp, &e) != LLMSVC_OK) {
+            fprintf(stderr, "bench: parse: %s\n", llmsvc_error_message(e));
+            exit(1);
+        }
+        llmsvc_response_free(resp);
+        http_request_clear(&hreq);
+        call_ctx_clear(&ctx);
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    http_response_clear(&hr);
+    llmsvc_request_free(req);
+    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    return s / (double)iters * 1e6;
+}
+
+static pid_t start_fake(char *url, size_t urllen)
+{
+    char portfile[] = "/tmp/llmsvc-bench-XXXXXX";
+    int fd = mkstemp(portfile);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    unlink(portfile);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execl(FAKE_UPSTREAM_BIN, FAKE_UPSTREAM_BIN, "--port", "0", "--port-file", portfile,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(portfile, "r");
+        int port = 0;
+        if (f && fscanf(f, "%d", &port) == 1 && port > 0) {
+            fclose(f);
+            unlink(portfile);
+            snprintf(url, urllen, "http://127.0.0.1:%d/v1", port);
+            return pid;
+        }
+        if (f)
+            fclose(f);
+        usleep(10000);
+    }
+    kill(pid, SIGTERM);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"calls", required_argument, NULL, 'n'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"url", required_argument, NULL, 'u'},
+                                             {"model", required_argument, NULL, 'm'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *thread_list = "1,32";
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'n':
+            n_calls = atol(optarg);
+            break;
+        case 't':
+            thread_list = optarg;
+            break;
+        case 'u':
+            base_url = optarg;
+            break;
+        case 'm':
+            model = optarg;
+            break;
+        default:
+            printf("usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
+                   "Without --url, starts the fake upstream (%s).\n",
+                   FAKE_UPSTREAM_BIN);
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    char url[256];
+    pid_t fake = -1;
+    if (!base_url) {
+        fake = start_fake(url, sizeof url);
+        if (fake < 0) {
+            fprintf(stderr, "bench: cannot start %s\n", FAKE_UPSTREAM_BIN);
+            return 1;
+        }
+        base_url = url;
+    }
+    setenv("OPENAI_API_KEY", "sk-bench", 1);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    llmsvc_options o;
+    llmsvc_options_init(&o);
+    llmsvc_runtime *rt;
+    llmsvc_error *err = NULL;
+    if (llmsvc_runtime_open(&rt, &o, &err) != LLMSVC_OK) {
+        fprintf(stderr, "bench: %s\n", llmsvc_error_message(err));
+        return 1;
+    }
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "model", json_object_new_string(model));
+    json_object_object_add(b, "input",
+                           json_object_new_string("Write a haiku about connection pooling."));
+    baseline_body = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+    json_object_put(b);
+
+    printf("upstream %s, model %s, %ld calls per run\n", base_url, model, n_calls);
+    printf("%-8s %-14s %-14s %-7s %-16s %-16s %s\n", "threads", "llmsvc call/s", "curl call/s",
+           "ratio", "llmsvc cpu/call", "curl cpu/call", "failures");
+    int failed = 0;
+    char *list = strdup(thread_list);
+    for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+        int threads = atoi(t);
+        if (threads < 1 || threads > 256)
+            continue;
+        run(llmsvc_worker, rt, threads); /* warm connections and caches */
+        result base = run(curl_worker, rt, threads);
+        result ours = run(llmsvc_worker, rt, threads);
+        printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld\n", threads,
+               ours.calls_per_s, base.calls_per_s, ours.calls_per_s / base.calls_per_s,
+               ours.cpu_us_per_call, base.cpu_us_per_call, ours.failures, base.failures);
+        failed |= ours.failures || base.failures;
+    }
+    free(list);
+    FILE *f = fopen(FIXTURE_BODY, "r");
+    if (f) {
+        char *body = calloc(1, 1 << 20);
+        size_t n = fread(body, 1, (1 << 20) - 1, f);
+        body[n] = '\0';
+        fclose(f);
+        printf("core CPU per call without the network (resolve + validate + build + "
+               "serialize + parse %zu-byte response): %.2f us\n",
+               n, core_cpu_us(rt, body));
+        free(body);
+    }
+    free(baseline_body);
+    llmsvc_runtime_close(rt);
+    curl_global_cleanup();
+    if (fake > 0) {
+        kill(fake, SIGTERM);
+        waitpid(fake, NULL, 0);
+    }
+    return failed;
+}
