@@ -1,0 +1,1768 @@
+/* test_openai_responses — the openai-responses plugin end to end, over real
+ * loopback HTTP against the in-process fake upstream: every request mapping
+ * rule (asserted on the request the server recorded), every response shape of
+ * tests/fixtures/openai, every error body, the cost from the shipped spec's
+ * prices, base-URL precedence, and that the API key never leaks.
+ *
+ * Expected values come from the fixture files and from
+ * llmsvc_runtime_models_json, not from numbers copied into this file. */
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fake_upstream.h"
+#include "testutil.h"
+
+#define OPENAI_SPEC PROJECT_SRC_DIR "/specs/openai.yaml"
+#define FIXTURES TEST_SRC_DIR "/fixtures/"
+
+/* A dummy key: never printed by any assertion below. */
+#define TEST_KEY "sk-test-llmsvc-dummy-key-0000"
+/* A distinctive one for the secrets tests. */
+#define SECRET_KEY "sk-proj-LLMSVCsecretT3stK3y-9f3Kq7Zt2Wx8Vb4Nm6Lp1Rc5"
+
+static char tmp[TU_PATH];
+static fake_upstream *fu;
+static llmsvc_runtime *rt;
+static tu_log logs;
+static char base[128]; /* the fake upstream's URL + "/v1" */
+
+/* ---- assertions that never print the API key ---- */
+
+/* s as a failing assertion may print it: withheld when it holds a key. */
+static const char *shown(const char *s)
+{
+    if (!s)
+        return "(null)";
+    if (strstr(s, TEST_KEY) || strstr(s, SECRET_KEY))
+        return "(withheld: it contains the API key)";
+    return s;
+}
+
+#define assert_code(got, want, err)                                                          \
+    do {                                                                                     \
+        llmsvc_code g_ = (got), w_ = (want);                                                 \
+        ck_assert_msg(g_ == w_, "expected %s, got %s: %s", llmsvc_code_name(w_),             \
+                      llmsvc_code_name(g_),                                                  \
+                      (err) ? shown(llmsvc_error_message(err)) : "(no error)");              \
+    } while (0)
+
+#define assert_has(hay, needle)                                                              \
+    do {                                                                                     \
+        const char *h_ = (hay), *n_ = (needle);                                              \
+        ck_assert_msg(h_ && strstr(h_, n_), "expected to find\n  \"%s\"\nin\n  \"%s\"", n_,  \
+                      shown(h_));                                                            \
+    } while (0)
+
+#define assert_lacks(hay, needle)                                                            \
+    do {                                                                                     \
+        const char *h_ = (hay), *n_ = (needle);                                              \
+        ck_assert_msg(!h_ || !strstr(h_, n_), "did not expect\n  \"%s\"\nin\n  \"%s\"", n_, \
+                      shown(h_));                                                            \
+    } while (0)
+
+#define assert_text_eq(got, want)                                                            \
+    do {                                                                                     \
+        const char *g_ = (got), *w_ = (want);                                                \
+        ck_assert_msg(g_ && strcmp(g_, w_) == 0, "got\n  \"%s\"\nwant\n  \"%s\"", shown(g_), w_); \
+    } while (0)
+
+/* ---- fixtures ---- */
+
+static void start_upstream(void)
+{
+    /* libcurl honours proxy variables; loopback must never go through one */
+    tu_setenv("no_proxy", "127.0.0.1,localhost");
+    tu_setenv("NO_PROXY", "127.0.0.1,localhost");
+    tu_setenv("OPENAI_API_KEY", TEST_KEY);
+    tu_unsetenv("OPENAI_BASE_URL");
+    tu_unsetenv("OPENAI_ORG_ID");
+    tu_unsetenv("OPENAI_PROJECT_ID");
+    tu_mkdtemp(tmp);
+    char plugins[TU_PATH];
+    snprintf(plugins, sizeof plugins, "%s/plugins", tmp);
+    ck_assert_int_eq(mkdir(plugins, 0700), 0);
+    tu_copy(NULL, OPENAI_PLUGIN, plugins, "openai-responses.so", 0755);
+    fu = fake_upstream_start(NULL, 0);
+    ck_assert_msg(fu != NULL, "the fake upstream did not start");
+    snprintf(base, sizeof base, "%s/v1", fake_upstream_url(fu));
+    tu_log_init(&logs);
+}
+
+static llmsvc_runtime *open_rt(unsigned flags, const char *spec_path)
+{
+    char plugins[TU_PATH];
+    snprintf(plugins, sizeof plugins, "%s/plugins", tmp);
+    llmsvc_options o;
+    tu_options(&o, plugins, spec_path, &logs);
+    o.flags = flags;
+    llmsvc_runtime *r = tu_open(&o);
+    ck_assert_msg(llmsvc_runtime_spec_problems(r) == NULL, "spec problems: %s",
+                  llmsvc_runtime_spec_problems(r));
+    return r;
+}
+
+#define ISOLATED (LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS)
+
+static void setup(void)
+{
+    start_upstream();
+    rt = open_rt(ISOLATED, OPENAI_SPEC);
+}
+
+static void teardown(void)
+{
+    llmsvc_runtime_close(rt);
+    rt = NULL;
+    fake_upstream_stop(fu);
+    fu = NULL;
+    tu_log_free(&logs);
+    tu_rm_rf(tmp);
+    tu_env_restore();
+}
+
+/* ---- helpers ---- */
+
+static void script(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void script(const char *fmt, ...)
+{
+    char entry[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(entry, sizeof entry, fmt, ap);
+    va_end(ap);
+    ck_assert(n > 0 && (size_t)n < sizeof entry);
+    ck_assert_msg(fake_upstream_script(fu, entry) == 0, "script refused: %s", entry);
+}
+
+/* A request to the openai provider, pointed at the fake upstream. */
+static llmsvc_request *oreq(const char *model, const char *prompt)
+{
+    llmsvc_request *r = tu_request("openai", model, prompt);
+    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
+    return r;
+}
+
+static llmsvc_response *call_ok(llmsvc_request *req)
+{
+    llmsvc_response *resp = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
+    assert_code(rc, LLMSVC_OK, err);
+    ck_assert_ptr_nonnull(resp);
+    return resp;
+}
+
+/* The error of a call that must fail with `want` (caller frees it). */
+static llmsvc_error *call_fail(llmsvc_request *req, llmsvc_code want)
+{
+    llmsvc_response *resp = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
+    assert_code(rc, want, err);
+    ck_assert_ptr_null(resp);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(llmsvc_error_code(err), want);
+    return err;
+}
+
+/* The value at a dotted path; a numeric step indexes an array ("tools.0.type").
+ * NULL when absent (or JSON null). */
+static json_object *jat(json_object *o, const char *path)
+{
+    const char *p = path;
+    char step[128];
+    while (o && *p) {
+        size_t n = strcspn(p, ".");
+        ck_assert(n < sizeof step);
+        memcpy(step, p, n);
+        step[n] = '\0';
+        p += n;
+        if (*p == '.')
+            p++;
+        if (json_object_is_type(o, json_type_array)) {
+            char *end;
+            long i = strtol(step, &end, 10);
+            if (*end || i < 0 || (size_t)i >= json_object_array_length(o))
+                return NULL;
+            o = json_object_array_get_idx(o, (size_t)i);
+        } else if (!json_object_object_get_ex(o, step, &o)) {
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static const char *jstr(json_object *o, const char *path)
+{
+    json_object *v = jat(o, path);
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int64_t jint(json_object *o, const char *path)
+{
+    json_object *v = jat(o, path);
+    ck_assert_msg(json_object_is_type(v, json_type_int), "%s is not an integer", path);
+    return json_object_get_int64(v);
+}
+
+static double jnum(json_object *o, const char *path)
+{
+    json_object *v = jat(o, path);
+    ck_assert_msg(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int),
+                  "%s is not a number", path);
+    return json_object_get_double(v);
+}
+
+/* Whether an object has a member at all (null included). */
+static int jhas(json_object *o, const char *key)
+{
+    return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, NULL);
+}
+
+#define assert_jstr(obj, path, want)                                                         \
+    do {                                                                                     \
+        const char *g_ = jstr((obj), (path));                                                \
+        ck_assert_msg(g_ && strcmp(g_, (want)) == 0, "%s is '%s', want '%s'", (path),        \
+                      g_ ? shown(g_) : "(absent)", (want));                                  \
+    } while (0)
+
+/* One request the fake upstream recorded, with its body parsed. */
+typedef struct sent {
+    json_object *all;  /* every recorded request */
+    json_object *rec;  /* the one looked at (borrowed from all) */
+    json_object *body; /* its body, parsed */
+} sent;
+
+/* The i-th recorded request; i < 0 counts from the end. */
+static sent sent_get(int i)
+{
+    sent s = {NULL, NULL, NULL};
+    char *text = fake_upstream_requests_json(fu);
+    ck_assert_ptr_nonnull(text);
+    s.all = json_tokener_parse(text);
+    free(text);
+    ck_assert(json_object_is_type(s.all, json_type_array));
+    int n = (int)json_object_array_length(s.all);
+    int at = i < 0 ? n + i : i;
+    ck_assert_msg(at >= 0 && at < n, "request %d was not recorded (%d were)", i, n);
+    s.rec = json_object_array_get_idx(s.all, (size_t)at);
+    const char *body = jstr(s.rec, "body");
+    ck_assert_ptr_nonnull(body);
+    s.body = json_tokener_parse(body);
+    ck_assert_msg(json_object_is_type(s.body, json_type_object), "body is not a JSON object: %s",
+                  body);
+    return s;
+}
+
+static void sent_free(sent *s)
+{
+    json_object_put(s->body);
+    json_object_put(s->all);
+}
+
+static const char *sent_header(const sent *s, const char *lower_name)
+{
+    json_object *h = jat(s->rec, "headers");
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(h, lower_name, &v))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* Whether the header is there with exactly that value. */
+static int header_is(const sent *s, const char *lower_name, const char *want)
+{
+    const char *v = sent_header(s, lower_name);
+    return v && strcmp(v, want) == 0;
+}
+
+static json_object *fixture(const char *name)
+{
+    char path[TU_PATH];
+    snprintf(path, sizeof path, FIXTURES "%s", name);
+    json_object *o = json_object_from_file(path);
+    ck_assert_msg(o != NULL, "cannot read fixture %s", path);
+    return o;
+}
+
+/* text with every {{model}} replaced, as the fake upstream does (malloc'd). */
+static char *with_model(const char *text, const char *model)
+{
+    size_t n = tu_count(text, "{{model}}");
+    char *out = malloc(strlen(text) + n * strlen(model) + 1), *o = out;
+    ck_assert_ptr_nonnull(out);
+    for (const char *p = text;;) {
+        const char *m = strstr(p, "{{model}}");
+        size_t len = m ? (size_t)(m - p) : strlen(p);
+        memcpy(o, p, len);
+        o += len;
+        if (!m)
+            break;
+        memcpy(o, model, strlen(model));
+        o += strlen(model);
+        p = m + 9;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Every output_text of every message item of a response fixture, in order. */
+static char *fixture_text(json_object *fx)
+{
+    size_t cap = 1, len = 0;
+    char *out = calloc(1, 1);
+    ck_assert_ptr_nonnull(out);
+    json_object *output = jat(fx, "output");
+    for (size_t i = 0; i < json_object_array_length(output); i++) {
+        json_object *item = json_object_array_get_idx(output, i);
+        const char *type = jstr(item, "type");
+        if (!type || strcmp(type, "message") != 0)
+            continue;
+        json_object *content = jat(item, "content");
+        for (size_t k = 0; k < json_object_array_length(content); k++) {
+            json_object *part = json_object_array_get_idx(content, k);
+            const char *ptype = jstr(part, "type");
+            if (!ptype || strcmp(ptype, "output_text") != 0)
+                continue;
+            const char *t = jstr(part, "text");
+            size_t tl = strlen(t);
+            if (len + tl + 1 > cap) {
+                cap = (len + tl + 1) * 2;
+                out = realloc(out, cap);
+                ck_assert_ptr_nonnull(out);
+            }
+            memcpy(out + len, t, tl + 1);
+            len += tl;
+        }
+    }
+    return out;
+}
+
+static void serve(const char *fixture_name)
+{
+    script("{\"path\": \"/responses\", \"fixture\": \"%s\"}", fixture_name);
+}
+
+/* Serves fx (a fixture, possibly changed by the test) as a literal body. */
+static void serve_json(json_object *fx)
+{
+    json_object *entry = json_object_new_object();
+    json_object_object_add(entry, "path", json_object_new_string("/responses"));
+    json_object_object_add(
+        entry, "body",
+        json_object_new_string(json_object_to_json_string_ext(fx, JSON_C_TO_STRING_PLAIN)));
+    ck_assert_int_eq(fake_upstream_script(fu, json_object_to_json_string_ext(
+                                                  entry, JSON_C_TO_STRING_PLAIN)),
+                     0);
+    json_object_put(entry);
+}
+
+/* ================================================================ request */
+
+START_TEST(posts_the_prompt_as_input_to_base_url_responses)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Write a haiku about recursion.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 1);
+    sent s = sent_get(-1);
+    assert_jstr(s.rec, "method", "POST");
+    assert_jstr(s.rec, "path", "/v1/responses");
+    assert_jstr(s.rec, "query", "");
+    assert_jstr(s.body, "model", "gpt-6.2-sol");
+    assert_jstr(s.body, "input", "Write a haiku about recursion.");
+    /* nothing the caller did not ask for, except the spec's default effort */
+    static const char *const absent[] = {"instructions", "temperature", "top_p",
+                                         "max_output_tokens", "tools", "include",
+                                         "text", "max_tokens", "prompt"};
+    for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+        ck_assert_msg(!jhas(s.body, absent[i]), "the body has '%s'", absent[i]);
+    assert_jstr(s.body, "reasoning.effort", "medium");
+    ck_assert_int_eq(json_object_object_length(s.body), 3);
+    ck_assert_int_eq(json_object_object_length(jat(s.body, "reasoning")), 1);
+    assert_jstr(s.rec, "headers.content-type", "application/json");
+    assert_jstr(s.rec, "headers.accept", "application/json");
+    const char *ua = sent_header(&s, "user-agent");
+    ck_assert_msg(ua && strncmp(ua, "llmsvc/", 7) == 0, "user-agent '%s'", ua ? ua : "(absent)");
+    sent_free(&s);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(instructions_are_sent_as_instructions)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "What is 2 + 2?");
+    llmsvc_request_set_instructions(req, "Answer in French, in one word.");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_jstr(s.body, "instructions", "Answer in French, in one word.");
+    assert_jstr(s.body, "input", "What is 2 + 2?");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(temperature_and_top_p_are_sent_with_effort_none)
+{
+    llmsvc_request *req = oreq("gpt-6-sol", "Name a colour.");
+    ck_assert_int_eq(llmsvc_request_set_string(req, "reasoning_effort", "none"), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_set_number(req, "temperature", 0.25), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_set_number(req, "top_p", 0.875), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert_double_eq(jnum(s.body, "temperature"), 0.25);
+    ck_assert_double_eq(jnum(s.body, "top_p"), 0.875);
+    assert_jstr(s.body, "reasoning.effort", "none");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(temperature_and_top_p_on_gpt_4_1_go_without_a_reasoning_object)
+{
+    llmsvc_request *req = oreq("gpt-4.1", "Name a colour.");
+    llmsvc_request_set_number(req, "temperature", 1.5);
+    llmsvc_request_set_number(req, "top_p", 0.5);
+    llmsvc_response_free(call_ok(req));
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_jstr(s.body, "model", "gpt-4.1");
+    ck_assert_double_eq(jnum(s.body, "temperature"), 1.5);
+    ck_assert_double_eq(jnum(s.body, "top_p"), 0.5);
+    ck_assert_msg(!jhas(s.body, "reasoning"), "gpt-4.1 takes no reasoning effort");
+    sent_free(&s);
+    /* served, but its shutdown is announced once per process */
+    char *log = tu_log_text(&logs);
+    ck_assert_uint_eq(tu_count(log, "model 'gpt-4.1' of provider 'openai' is deprecated"), 1);
+    assert_has(log, "shuts down on 2027-01-14");
+    assert_has(log, "gpt-6-luna");
+    free(log);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(max_tokens_becomes_max_output_tokens)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Summarise the French Revolution.");
+    ck_assert_int_eq(llmsvc_request_set_number(req, "max_tokens", 256), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert_int_eq(jint(s.body, "max_output_tokens"), 256);
+    ck_assert(!jhas(s.body, "max_tokens"));
+    ck_assert(!jhas(s.body, "max_completion_tokens"));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(effort_and_verbosity_become_reasoning_effort_and_text_verbosity)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "How many primes are there between 100 and 150?");
+    llmsvc_request_set_string(req, "reasoning_effort", "high");
+    llmsvc_request_set_string(req, "verbosity", "low");
+    llmsvc_response *resp = call_ok(req);
+    sent s = sent_get(-1);
+    assert_jstr(s.body, "reasoning.effort", "high");
+    assert_jstr(s.body, "text.verbosity", "low");
+    ck_assert(!jhas(s.body, "reasoning_effort"));
+    ck_assert(!jhas(s.body, "verbosity"));
+    sent_free(&s);
+    /* the route for effort high answers with the reasoning fixture */
+    ck_assert_ptr_nonnull(llmsvc_response_reasoning(resp));
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* Each model's default effort, as the shipped spec gives it. */
+static const struct {
+    const char *model;
+    const char *effort; /* NULL: no reasoning object at all */
+} defaults[] = {
+    {"gpt-6.2-sol", "medium"},
+    {"gpt-5.4", "none"},
+    {"gpt-5.6-sol", "medium"},
+    {"gpt-4.1", NULL},
+};
+
+START_TEST(spec_defaults_are_filled_in)
+{
+    llmsvc_request *req = oreq(defaults[_i].model, "hello");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_jstr(s.body, "model", defaults[_i].model);
+    if (defaults[_i].effort)
+        assert_jstr(s.body, "reasoning.effort", defaults[_i].effort);
+    else
+        ck_assert(!jhas(s.body, "reasoning"));
+    /* only_with defaults are not sent, and temperature has no default at all */
+    ck_assert(!jhas(s.body, "temperature"));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_vector_store_becomes_a_file_search_tool_with_results_included)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "What is the refund window for annual plans?");
+    ck_assert_int_eq(llmsvc_request_set_vector_store(req, "vs_68e3f1a2b9c48191a7d2c5e4f6b8a0d1", 8),
+                     LLMSVC_OK);
+    llmsvc_response *resp = call_ok(req);
+    sent s = sent_get(-1);
+    json_object *tools = jat(s.body, "tools");
+    ck_assert(json_object_is_type(tools, json_type_array));
+    ck_assert_uint_eq(json_object_array_length(tools), 1);
+    assert_jstr(s.body, "tools.0.type", "file_search");
+    json_object *ids = jat(s.body, "tools.0.vector_store_ids");
+    ck_assert(json_object_is_type(ids, json_type_array));
+    ck_assert_uint_eq(json_object_array_length(ids), 1);
+    assert_jstr(s.body, "tools.0.vector_store_ids.0", "vs_68e3f1a2b9c48191a7d2c5e4f6b8a0d1");
+    ck_assert_int_eq(jint(s.body, "tools.0.max_num_results"), 8);
+    ck_assert_int_eq(json_object_object_length(jat(s.body, "tools.0")), 3);
+    json_object *include = jat(s.body, "include");
+    ck_assert(json_object_is_type(include, json_type_array));
+    ck_assert_uint_eq(json_object_array_length(include), 1);
+    assert_jstr(s.body, "include.0", "file_search_call.results");
+    sent_free(&s);
+    /* the route for a file_search tool answers with the file_search fixture */
+    ck_assert_uint_eq(llmsvc_response_file_result_count(resp), 3);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_vector_store_without_a_result_count_leaves_the_providers_default)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "refunds");
+    llmsvc_request_set_vector_store(req, "vs_abc", 0);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_jstr(s.body, "tools.0.vector_store_ids.0", "vs_abc");
+    ck_assert(!jhas(jat(s.body, "tools.0"), "max_num_results"));
+    assert_jstr(s.body, "include.0", "file_search_call.results");
+    sent_free(&s);
+    /* set_max_results after the store gives the count */
+    ck_assert_int_eq(llmsvc_request_set_max_results(req, 5), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    ck_assert_int_eq(jint(s.body, "tools.0.max_num_results"), 5);
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(no_vector_store_means_no_tools_and_no_include)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "refunds");
+    llmsvc_request_set_max_results(req, 5); /* meaningless without a store */
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert(!jhas(s.body, "tools"));
+    ck_assert(!jhas(s.body, "include"));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(the_key_goes_in_a_bearer_authorization_header)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    const char *auth = sent_header(&s, "authorization");
+    ck_assert_msg(auth && strcmp(auth, "Bearer " TEST_KEY) == 0,
+                  "Authorization is not 'Bearer ' + OPENAI_API_KEY");
+    sent_free(&s);
+    /* a per-call key replaces the variable's */
+    ck_assert_int_eq(llmsvc_request_set_api_key(req, "sk-test-per-call-key"), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    auth = sent_header(&s, "authorization");
+    ck_assert_msg(auth && strcmp(auth, "Bearer sk-test-per-call-key") == 0,
+                  "Authorization is not 'Bearer ' + the per-call key");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(no_key_is_a_config_error_naming_the_variable_and_nothing_is_sent)
+{
+    tu_unsetenv("OPENAI_API_KEY");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_CONFIG);
+    assert_has(llmsvc_error_message(err), "no API key for provider 'openai'");
+    assert_has(llmsvc_error_message(err), "OPENAI_API_KEY");
+    ck_assert(!llmsvc_error_retryable(err));
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    /* an empty variable is no key either */
+    tu_setenv("OPENAI_API_KEY", "");
+    err = call_fail(req, LLMSVC_E_CONFIG);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(organization_and_project_headers_are_sent_only_when_set)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert_ptr_null(sent_header(&s, "openai-organization"));
+    ck_assert_ptr_null(sent_header(&s, "openai-project"));
+    sent_free(&s);
+
+    tu_setenv("OPENAI_ORG_ID", "org-FakeUpstreamOrg000000000");
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    ck_assert_str_eq(sent_header(&s, "openai-organization"), "org-FakeUpstreamOrg000000000");
+    ck_assert_ptr_null(sent_header(&s, "openai-project"));
+    sent_free(&s);
+
+    tu_setenv("OPENAI_PROJECT_ID", "proj_Q2w8Lk4Zr7Xs1Vn3");
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    ck_assert_str_eq(sent_header(&s, "openai-organization"), "org-FakeUpstreamOrg000000000");
+    ck_assert_str_eq(sent_header(&s, "openai-project"), "proj_Q2w8Lk4Zr7Xs1Vn3");
+    sent_free(&s);
+
+    tu_unsetenv("OPENAI_ORG_ID");
+    tu_setenv("OPENAI_PROJECT_ID", ""); /* set but empty: not sent */
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    ck_assert_ptr_null(sent_header(&s, "openai-organization"));
+    ck_assert_ptr_null(sent_header(&s, "openai-project"));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(provider_options_are_merged_into_the_body_last)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_request_set_string(req, "verbosity", "low");
+    llmsvc_request_set_number(req, "max_tokens", 256);
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_request_set_provider_options(
+        req,
+        "{\"store\": false, \"metadata\": {\"trace_id\": \"t-42\"},"
+        " \"text\": {\"format\": {\"type\": \"text\"}},"
+        " \"reasoning\": {\"summary\": \"auto\"},"
+        " \"max_output_tokens\": 99, \"previous_response_id\": \"resp_prev\"}",
+        &err);
+    assert_code(rc, LLMSVC_OK, err);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert(json_object_is_type(jat(s.body, "store"), json_type_boolean));
+    ck_assert(!json_object_get_boolean(jat(s.body, "store")));
+    assert_jstr(s.body, "metadata.trace_id", "t-42");
+    assert_jstr(s.body, "previous_response_id", "resp_prev");
+    /* objects merge member by member: both the mapped and the given fields */
+    assert_jstr(s.body, "text.verbosity", "low");
+    assert_jstr(s.body, "text.format.type", "text");
+    assert_jstr(s.body, "reasoning.effort", "medium");
+    assert_jstr(s.body, "reasoning.summary", "auto");
+    /* a scalar given in provider_options wins over the mapped one */
+    ck_assert_int_eq(jint(s.body, "max_output_tokens"), 99);
+    assert_jstr(s.body, "input", "hello");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_parameter_the_model_does_not_take_is_refused_before_any_request)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_request_set_number(req, "temperature", 0.2);
+    llmsvc_error *err = call_fail(req, LLMSVC_E_VALIDATION);
+    assert_has(llmsvc_error_message(err), "model 'gpt-6.2-sol' does not take 'temperature'");
+    ck_assert_str_eq(llmsvc_error_param(err), "temperature");
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+    /* gpt-6-sol takes it, but only with effort none; its default is medium */
+    req = oreq("gpt-6-sol", "hello");
+    llmsvc_request_set_number(req, "temperature", 0.2);
+    err = call_fail(req, LLMSVC_E_VALIDATION);
+    assert_has(llmsvc_error_message(err), "only when reasoning_effort is none");
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_retired_model_fails_before_any_request_naming_its_replacement)
+{
+    llmsvc_request *req = oreq("o1", "hello");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_VALIDATION);
+    assert_has(llmsvc_error_message(err), "was shut down on 2026-10-23");
+    assert_has(llmsvc_error_message(err), "use 'gpt-5.6-sol' instead");
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* ================================================================ base URL */
+
+/* An operator's spec file moving the provider to <fake>/spec/v1. */
+static char spec_path[2 * TU_PATH];
+
+static void setup_env(void)
+{
+    start_upstream();
+    char text[1024], file[TU_PATH];
+    snprintf(text, sizeof text,
+             "# moves provider openai to the fake upstream\n"
+             "provider: openai\n"
+             "api: openai-responses\n"
+             "base_url: %s/spec/v1\n"
+             "models:\n"
+             "  - name: llmsvc-test-probe\n"
+             "    pricing: {input_per_mtok: 1.00, output_per_mtok: 2.00}\n",
+             fake_upstream_url(fu));
+    tu_write(file, tmp, "site.yaml", text);
+    snprintf(spec_path, sizeof spec_path, "%s:%s", OPENAI_SPEC, file);
+    /* the environment is read: only default folders are skipped */
+    rt = open_rt(LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS, spec_path);
+}
+
+static const char *path_of_last_request(void)
+{
+    static char path[256];
+    sent s = sent_get(-1);
+    snprintf(path, sizeof path, "%s", jstr(s.rec, "path"));
+    sent_free(&s);
+    return path;
+}
+
+START_TEST(the_spec_base_url_is_used_when_nothing_overrides_it)
+{
+    llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
+    llmsvc_response_free(call_ok(req));
+    ck_assert_str_eq(path_of_last_request(), "/spec/v1/responses");
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(openai_base_url_overrides_the_spec)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/env/v1", fake_upstream_url(fu));
+    tu_setenv("OPENAI_BASE_URL", url);
+    llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
+    llmsvc_response_free(call_ok(req));
+    ck_assert_str_eq(path_of_last_request(), "/env/v1/responses");
+    /* trailing slashes are dropped, not doubled */
+    snprintf(url, sizeof url, "%s/env/v1//", fake_upstream_url(fu));
+    tu_setenv("OPENAI_BASE_URL", url);
+    llmsvc_response_free(call_ok(req));
+    ck_assert_str_eq(path_of_last_request(), "/env/v1/responses");
+    /* an empty variable counts as unset */
+    tu_setenv("OPENAI_BASE_URL", "");
+    llmsvc_response_free(call_ok(req));
+    ck_assert_str_eq(path_of_last_request(), "/spec/v1/responses");
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_per_call_base_url_overrides_the_environment)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/env/v1", fake_upstream_url(fu));
+    tu_setenv("OPENAI_BASE_URL", url);
+    snprintf(url, sizeof url, "%s/call/v1/", fake_upstream_url(fu));
+    llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
+    ck_assert_int_eq(llmsvc_request_set_base_url(req, url), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    ck_assert_str_eq(path_of_last_request(), "/call/v1/responses");
+    /* clearing it falls back to the environment */
+    ck_assert_int_eq(llmsvc_request_set_base_url(req, NULL), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    ck_assert_str_eq(path_of_last_request(), "/env/v1/responses");
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(no_env_ignores_openai_base_url)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/env/v1", fake_upstream_url(fu));
+    tu_setenv("OPENAI_BASE_URL", url);
+    llmsvc_runtime *isolated = open_rt(ISOLATED, spec_path);
+    llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
+    llmsvc_response *resp = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_call(isolated, req, &resp, &err);
+    assert_code(rc, LLMSVC_OK, err);
+    ck_assert_str_eq(path_of_last_request(), "/spec/v1/responses");
+    llmsvc_response_free(resp);
+    /* the key still comes from OPENAI_API_KEY: NO_ENV is about folders and URLs */
+    sent s = sent_get(-1);
+    ck_assert_msg(header_is(&s, "authorization", "Bearer " TEST_KEY),
+                  "the key was not sent");
+    sent_free(&s);
+    llmsvc_request_free(req);
+    llmsvc_runtime_close(isolated);
+}
+END_TEST
+
+START_TEST(a_non_http_openai_base_url_is_a_config_error)
+{
+    tu_setenv("OPENAI_BASE_URL", "ftp://127.0.0.1/v1");
+    llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_CONFIG);
+    assert_has(llmsvc_error_message(err), "OPENAI_BASE_URL='ftp://127.0.0.1/v1'");
+    assert_has(llmsvc_error_message(err), "not an http(s) URL");
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* ================================================================ spec rules */
+
+/* Two operator spec files on the same protocol: a gateway whose models rename
+ * parameters with `wire` and add headers, and a local server with no key. */
+static void setup_spec(void)
+{
+    start_upstream();
+    char text[2048], gw[TU_PATH], local[TU_PATH];
+    snprintf(text, sizeof text,
+             "provider: gateway\n"
+             "api: openai-responses\n"
+             "base_url: %s/gw/v1\n"
+             "api_key_env: LLMSVC_TEST_GATEWAY_API_KEY\n"
+             "headers:\n"
+             "  X-Title: {value: llmsvc-tests}\n"
+             "  X-Gateway-Route: {env: LLMSVC_TEST_GATEWAY_ROUTE, secret: true}\n"
+             "models:\n"
+             "  - name: gw-wired\n"
+             "    parameters:\n"
+             "      max_tokens: {type: int, min: 1, max: 4096, wire: max_completion_tokens}\n"
+             "      seed: {type: int, wire: seed}\n"
+             "      stop: {type: string_list, wire: stop}\n"
+             "      presence_penalty: {type: float, min: -2, max: 2, wire: sampling.presence}\n"
+             "      reasoning_effort: {type: enum, values: [low, high], default: low,"
+             " wire: reasoning_effort}\n"
+             "    pricing: {input_per_mtok: 1.00, output_per_mtok: 2.00}\n"
+             "  - name: gw-unwired\n"
+             "    parameters:\n"
+             "      top_k: {type: int, min: 1, max: 100}\n"
+             "    pricing: {input_per_mtok: 1.00, output_per_mtok: 2.00}\n",
+             fake_upstream_url(fu));
+    tu_write(gw, tmp, "gateway.yaml", text);
+    snprintf(text, sizeof text,
+             "provider: local\n"
+             "api: openai-responses\n"
+             "base_url: %s/local/v1\n"
+             "models:\n"
+             "  - name: local-model\n",
+             fake_upstream_url(fu));
+    tu_write(local, tmp, "local.yaml", text);
+    snprintf(spec_path, sizeof spec_path, "%s:%s", gw, local);
+    tu_setenv("LLMSVC_TEST_GATEWAY_API_KEY", "sk-test-gateway-key");
+    tu_unsetenv("LLMSVC_TEST_GATEWAY_ROUTE");
+    rt = open_rt(ISOLATED, spec_path);
+}
+
+START_TEST(a_spec_wire_name_replaces_the_plugins_field)
+{
+    llmsvc_request *req = tu_request("gateway", "gw-wired", "hello");
+    llmsvc_request_set_number(req, "max_tokens", 300);
+    llmsvc_request_set_number(req, "seed", 7);
+    llmsvc_request_set_number(req, "presence_penalty", 0.5);
+    llmsvc_request_add_stop(req, "END");
+    llmsvc_request_add_stop(req, "\n\n");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_jstr(s.rec, "path", "/gw/v1/responses");
+    ck_assert_int_eq(jint(s.body, "max_completion_tokens"), 300);
+    ck_assert(!jhas(s.body, "max_output_tokens"));
+    ck_assert_int_eq(jint(s.body, "seed"), 7);
+    ck_assert_double_eq(jnum(s.body, "sampling.presence"), 0.5);
+    ck_assert_uint_eq(json_object_array_length(jat(s.body, "stop")), 2);
+    assert_jstr(s.body, "stop.0", "END");
+    assert_jstr(s.body, "stop.1", "\n\n");
+    /* a default goes to its wire name too */
+    assert_jstr(s.body, "reasoning_effort", "low");
+    ck_assert(!jhas(s.body, "reasoning"));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_parameter_with_no_field_in_the_responses_api_is_a_transform_error)
+{
+    llmsvc_request *req = tu_request("gateway", "gw-unwired", "hello");
+    llmsvc_request_set_number(req, "top_k", 40);
+    llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
+    assert_has(llmsvc_error_message(err), "the Responses API has no field for 'top_k'");
+    assert_has(llmsvc_error_message(err), "gw-unwired");
+    ck_assert(!llmsvc_error_retryable(err));
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(spec_headers_are_sent_literal_or_from_their_variable)
+{
+    llmsvc_request *req = tu_request("gateway", "gw-wired", "hello");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert_str_eq(sent_header(&s, "x-title"), "llmsvc-tests");
+    ck_assert_ptr_null(sent_header(&s, "x-gateway-route"));
+    ck_assert_msg(header_is(&s, "authorization", "Bearer sk-test-gateway-key"),
+                  "the gateway's key was not sent from its own variable");
+    sent_free(&s);
+    tu_setenv("LLMSVC_TEST_GATEWAY_ROUTE", "eu-west");
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    ck_assert_str_eq(sent_header(&s, "x-gateway-route"), "eu-west");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(an_overlong_header_is_a_transform_error_naming_only_the_header)
+{
+    char *value = malloc(9001);
+    ck_assert_ptr_nonnull(value);
+    memset(value, 'r', 9000);
+    memcpy(value, "route-secret-", 13);
+    value[9000] = '\0';
+    tu_setenv("LLMSVC_TEST_GATEWAY_ROUTE", value);
+    free(value);
+    llmsvc_request *req = tu_request("gateway", "gw-wired", "hello");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
+    assert_has(llmsvc_error_message(err), "header 'X-Gateway-Route' is too long");
+    assert_lacks(llmsvc_error_message(err), "route-secret-");
+    ck_assert(!llmsvc_error_retryable(err));
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_provider_without_a_key_variable_sends_no_authorization)
+{
+    llmsvc_request *req = tu_request("local", "local-model", "hello");
+    llmsvc_response *resp = call_ok(req);
+    sent s = sent_get(-1);
+    assert_jstr(s.rec, "path", "/local/v1/responses");
+    ck_assert_ptr_null(sent_header(&s, "authorization"));
+    assert_jstr(s.body, "model", "local-model");
+    ck_assert_int_eq(json_object_object_length(s.body), 2); /* model and input */
+    sent_free(&s);
+    /* no prices in the spec: no cost */
+    ck_assert(llmsvc_response_cost_usd(resp) < 0);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* ================================================================ response */
+
+START_TEST(a_basic_response_gives_text_id_model_usage_and_stop)
+{
+    json_object *fx = fixture("openai/basic.json");
+    char *text = fixture_text(fx);
+    ck_assert(strlen(text) > 0);
+    serve("openai/basic.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Write a haiku about recursion.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_str_eq(llmsvc_response_id(resp), jstr(fx, "id"));
+    ck_assert_str_eq(llmsvc_response_model(resp), "gpt-6.2-sol"); /* {{model}} */
+    ck_assert_str_eq(llmsvc_response_provider(resp), "openai");
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "stop");
+    ck_assert_ptr_null(llmsvc_response_reasoning(resp));
+    ck_assert_uint_eq(llmsvc_response_file_result_count(resp), 0);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_INPUT),
+                     jint(fx, "usage.input_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT),
+                     jint(fx, "usage.output_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_TOTAL),
+                     jint(fx, "usage.total_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING), 0);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_CACHED_INPUT), 0);
+    ck_assert_int_eq(llmsvc_response_attempts(resp), 1);
+    ck_assert(llmsvc_response_latency_ms(resp) > 0);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(multi_message_text_concatenates_every_output_text_of_every_message)
+{
+    json_object *fx = fixture("openai/multi_message.json");
+    char *text = fixture_text(fx);
+    /* three parts in two message items */
+    assert_has(text, "sea level. At higher");
+    assert_has(text, "temperature. On the summit");
+    serve("openai/multi_message.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "At what temperature does water boil?");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "stop");
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT),
+                     jint(fx, "usage.output_tokens"));
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(file_search_results_keep_file_id_filename_score_and_text)
+{
+    json_object *fx = fixture("openai/file_search.json");
+    json_object *results = jat(fx, "output.0.results");
+    size_t n = json_object_array_length(results);
+    ck_assert_uint_eq(n, 3);
+    char *text = fixture_text(fx);
+    serve("openai/file_search.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "What is the refund window for annual plans?");
+    llmsvc_request_set_vector_store(req, "vs_68e3f1a2b9c48191a7d2c5e4f6b8a0d1", 20);
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_uint_eq(llmsvc_response_file_result_count(resp), n);
+    for (size_t i = 0; i < n; i++) {
+        json_object *want = json_object_array_get_idx(results, i);
+        const llmsvc_file_result *f = llmsvc_response_file_result(resp, i);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_str_eq(f->file_id, jstr(want, "file_id"));
+        ck_assert_str_eq(f->filename, jstr(want, "filename"));
+        ck_assert_str_eq(f->text, jstr(want, "text"));
+        ck_assert_double_eq(f->score, jnum(want, "score"));
+    }
+    ck_assert_ptr_null(llmsvc_response_file_result(resp, n));
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "stop");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(reasoning_gives_the_summary_and_reasoning_and_cached_tokens)
+{
+    json_object *fx = fixture("openai/reasoning.json");
+    char *text = fixture_text(fx);
+    serve("openai/reasoning.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "How many primes are there between 100 and 150?");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_reasoning(resp), jstr(fx, "output.0.summary.0.text"));
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING),
+                     jint(fx, "usage.output_tokens_details.reasoning_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_CACHED_INPUT),
+                     jint(fx, "usage.input_tokens_details.cached_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_INPUT),
+                     jint(fx, "usage.input_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT),
+                     jint(fx, "usage.output_tokens"));
+    ck_assert_int_gt(llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING), 0);
+    ck_assert_int_gt(llmsvc_response_tokens(resp, LLMSVC_TOKENS_CACHED_INPUT), 0);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "stop");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(incomplete_at_max_output_tokens_finishes_with_length)
+{
+    json_object *fx = fixture("openai/incomplete.json");
+    char *text = fixture_text(fx);
+    serve("openai/incomplete.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Tell me about the French Revolution.");
+    llmsvc_request_set_number(req, "max_tokens", 16);
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "length");
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT), 16);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(content_filter_finishes_with_content_filter)
+{
+    json_object *fx = fixture("openai/content_filter.json");
+    char *text = fixture_text(fx);
+    serve("openai/content_filter.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Summarise this chapter.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "content_filter");
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_INPUT),
+                     jint(fx, "usage.input_tokens"));
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(a_refusal_finishes_with_refusal_and_gives_its_text)
+{
+    json_object *fx = fixture("openai/refusal.json");
+    serve("openai/refusal.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Help me pick a lock.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "refusal");
+    ck_assert_str_eq(llmsvc_response_message(resp), jstr(fx, "output.0.content.0.refusal"));
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(a_failed_response_is_an_api_error_with_the_providers_message_and_code)
+{
+    json_object *fx = fixture("openai/failed.json");
+    serve("openai/failed.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_request_set_max_retries(req, 0);
+    llmsvc_error *err = call_fail(req, LLMSVC_E_API);
+    assert_has(llmsvc_error_message(err), jstr(fx, "error.message"));
+    ck_assert_str_eq(llmsvc_error_provider_code(err), jstr(fx, "error.code"));
+    /* server_error: worth trying again */
+    ck_assert(llmsvc_error_retryable(err));
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 1);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+typedef struct error_case {
+    int status;
+    const char *fixture;
+    const char *prefix; /* what the core puts before the provider's message */
+    int retryable;
+} error_case;
+
+static const error_case error_cases[] = {
+    {400, "openai/error_400_unsupported_parameter.json", "HTTP 400 from provider 'openai': ", 0},
+    {401, "openai/error_401.json",
+     "HTTP 401 from provider 'openai' (check the key in OPENAI_API_KEY): ", 0},
+    {403, "openai/error_403.json",
+     "HTTP 403 from provider 'openai' (check the key in OPENAI_API_KEY): ", 0},
+    {404, "openai/error_404_model.json", "HTTP 404 from provider 'openai': ", 0},
+    {429, "openai/error_429.json", "rate limited: HTTP 429 from provider 'openai': ", 1},
+    {500, "openai/error_500.json", "HTTP 500 from provider 'openai': ", 1},
+    {503, "openai/error_503.json", "HTTP 503 from provider 'openai': ", 1},
+};
+
+START_TEST(each_error_body_is_an_api_error_with_message_type_code_param_and_status)
+{
+    const error_case *c = &error_cases[_i];
+    json_object *fx = fixture(c->fixture);
+    script("{\"path\": \"/responses\", \"status\": %d, \"fixture\": \"%s\","
+           " \"headers\": {\"retry-after\": \"2\"}}",
+           c->status, c->fixture);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_request_set_max_retries(req, 0);
+    llmsvc_error *err = call_fail(req, LLMSVC_E_API);
+
+    char *msg = with_model(jstr(fx, "error.message"), "gpt-6.2-sol");
+    char want[2048];
+    snprintf(want, sizeof want, "%s%s", c->prefix, msg);
+    assert_text_eq(llmsvc_error_message(err), want);
+    ck_assert_int_eq(llmsvc_error_http_status(err), c->status);
+    ck_assert_int_eq(llmsvc_error_retryable(err), c->retryable);
+    ck_assert_int_eq(llmsvc_error_retry_after_ms(err), 2000);
+    const char *type = jstr(fx, "error.type"), *code = jstr(fx, "error.code"),
+               *param = jstr(fx, "error.param");
+    ck_assert_pstr_eq(llmsvc_error_provider_type(err), type);
+    ck_assert_pstr_eq(llmsvc_error_provider_code(err), code);
+    ck_assert_pstr_eq(llmsvc_error_param(err), param);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 1);
+
+    /* the same in the error's JSON */
+    char *json = NULL;
+    ck_assert_int_eq(llmsvc_error_to_json(&json, err), LLMSVC_OK);
+    json_object *ej = json_tokener_parse(json);
+    assert_jstr(ej, "code", "API");
+    assert_jstr(ej, "message", want);
+    ck_assert_int_eq(jint(ej, "http_status"), c->status);
+    ck_assert_int_eq(json_object_get_boolean(jat(ej, "retryable")), c->retryable);
+    if (code)
+        assert_jstr(ej, "provider_code", code);
+    if (param)
+        assert_jstr(ej, "param", param);
+    json_object_put(ej);
+    llmsvc_free(json);
+    free(msg);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(an_error_status_without_an_error_object_is_an_api_error_quoting_the_body)
+{
+    script("{\"path\": \"/responses\", \"status\": 400,"
+           " \"body\": \"{\\\"detail\\\": \\\"gateway refused the request\\\"}\"}");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_API);
+    assert_text_eq(llmsvc_error_message(err),
+                     "HTTP 400 from provider 'openai': unreadable error body: "
+                     "'{\"detail\": \"gateway refused the request\"}'");
+    ck_assert_int_eq(llmsvc_error_http_status(err), 400);
+    ck_assert(!llmsvc_error_retryable(err));
+    ck_assert_ptr_null(llmsvc_error_provider_code(err));
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 1);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(an_empty_error_body_is_an_api_error_saying_so)
+{
+    script("{\"path\": \"/responses\", \"status\": 404}");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_API);
+    assert_text_eq(llmsvc_error_message(err), "HTTP 404 from provider 'openai': empty error body");
+    ck_assert_int_eq(llmsvc_error_http_status(err), 404);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_success_body_that_is_not_a_response_is_a_provider_error)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    script("{\"path\": \"/responses\", \"body\": \"[]\"}");
+    llmsvc_error *err = call_fail(req, LLMSVC_E_PROVIDER);
+    assert_has(llmsvc_error_message(err), "not a JSON object");
+    ck_assert(!llmsvc_error_retryable(err));
+    llmsvc_error_free(err);
+
+    script("{\"path\": \"/responses\", \"body\": \"{\\\"id\\\": \\\"resp_1\\\", "
+           "\\\"object\\\": \\\"response\\\", \\\"status\\\": \\\"completed\\\"}\"}");
+    err = call_fail(req, LLMSVC_E_PROVIDER);
+    assert_has(llmsvc_error_message(err), "no output list");
+    llmsvc_error_free(err);
+
+    script("{\"path\": \"/responses\", \"body\": \"{\\\"id\\\": \\\"resp_1\\\", "
+           "\\\"object\\\": \\\"response\\\", \\\"status\\\": \\\"in_progress\\\", "
+           "\\\"output\\\": []}\"}");
+    err = call_fail(req, LLMSVC_E_PROVIDER);
+    assert_has(llmsvc_error_message(err), "still in_progress");
+    llmsvc_error_free(err);
+
+    script("{\"path\": \"/responses\", \"body\": \"{\\\"id\\\": \\\"resp_1\\\", "
+           "\\\"object\\\": \\\"response\\\", \\\"status\\\": \\\"cancelled\\\", "
+           "\\\"output\\\": []}\"}");
+    err = call_fail(req, LLMSVC_E_API);
+    assert_has(llmsvc_error_message(err), "cancelled");
+    llmsvc_error_free(err);
+    /* none of these were retried */
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 4);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(response_json_reports_what_the_accessors_report)
+{
+    serve("openai/reasoning.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "How many primes are there between 100 and 150?");
+    llmsvc_response *resp = call_ok(req);
+    char *text = NULL;
+    ck_assert_int_eq(llmsvc_response_to_json(&text, resp), LLMSVC_OK);
+    json_object *j = json_tokener_parse(text);
+    ck_assert_ptr_nonnull(j);
+    assert_jstr(j, "id", llmsvc_response_id(resp));
+    assert_jstr(j, "provider", "openai");
+    assert_jstr(j, "model", "gpt-6.2-sol");
+    assert_jstr(j, "message", llmsvc_response_message(resp));
+    assert_jstr(j, "finish_reason", "stop");
+    assert_jstr(j, "reasoning", llmsvc_response_reasoning(resp));
+    ck_assert_int_eq(jint(j, "input_tokens"), llmsvc_response_tokens(resp, LLMSVC_TOKENS_INPUT));
+    ck_assert_int_eq(jint(j, "output_tokens"), llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT));
+    ck_assert_int_eq(jint(j, "reasoning_tokens"),
+                     llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING));
+    ck_assert_int_eq(jint(j, "cached_input_tokens"),
+                     llmsvc_response_tokens(resp, LLMSVC_TOKENS_CACHED_INPUT));
+    ck_assert_int_eq(jint(j, "total_tokens"), llmsvc_response_tokens(resp, LLMSVC_TOKENS_TOTAL));
+    ck_assert(fabs(jnum(j, "cost_usd") - llmsvc_response_cost_usd(resp)) <=
+              1e-9 * llmsvc_response_cost_usd(resp));
+    ck_assert_int_eq(jint(j, "attempts"), 1);
+    json_object_put(j);
+    llmsvc_free(text);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(reasoning_summaries_of_several_parts_are_joined_by_a_blank_line)
+{
+    json_object *fx = fixture("openai/reasoning.json");
+    json_object *summary = jat(fx, "output.0.summary");
+    const char *first = jstr(fx, "output.0.summary.0.text");
+    size_t wlen = strlen(first) + 64;
+    char *want = malloc(wlen);
+    ck_assert_ptr_nonnull(want);
+    snprintf(want, wlen, "%s\n\n%s", first, "**Double-checking 121 and 143**");
+    json_object *part = json_object_new_object();
+    json_object_object_add(part, "type", json_object_new_string("summary_text"));
+    json_object_object_add(part, "text", json_object_new_string("**Double-checking 121 and 143**"));
+    json_object_array_add(summary, part);
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "How many primes are there between 100 and 150?");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_reasoning(resp), want);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(want);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(a_file_search_call_without_results_gives_none)
+{
+    /* what the API sends when include does not ask for the results */
+    json_object *fx = fixture("openai/file_search.json");
+    json_object_object_add(jat(fx, "output.0"), "results", NULL);
+    char *text = fixture_text(fx);
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "What is the refund window for annual plans?");
+    llmsvc_request_set_vector_store(req, "vs_68e3f1a2b9c48191a7d2c5e4f6b8a0d1", 20);
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_uint_eq(llmsvc_response_file_result_count(resp), 0);
+    ck_assert_ptr_null(llmsvc_response_file_result(resp, 0));
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(output_items_of_other_types_are_skipped)
+{
+    /* a web search call before the message, as the API sends with that tool */
+    json_object *fx = fixture("openai/basic.json");
+    char *text = fixture_text(fx);
+    json_object *ws = json_tokener_parse(
+        "{\"id\": \"ws_67ccf18f64008190a39b619f4c8455ef087f80db8d3a3cd0\","
+        " \"type\": \"web_search_call\", \"status\": \"completed\"}");
+    ck_assert_ptr_nonnull(ws);
+    json_object *old = jat(fx, "output"), *output = json_object_new_array();
+    json_object_array_add(output, ws);
+    for (size_t i = 0; i < json_object_array_length(old); i++)
+        json_object_array_add(output, json_object_get(json_object_array_get_idx(old, i)));
+    json_object_object_add(fx, "output", output);
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Write a haiku about recursion.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_message(resp), text);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "stop");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    free(text);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(a_response_without_usage_has_unknown_counts_and_no_cost)
+{
+    json_object *fx = fixture("openai/basic.json");
+    json_object_object_add(fx, "usage", NULL);
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Write a haiku about recursion.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_INPUT), -1);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT), -1);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_TOTAL), -1);
+    ck_assert(llmsvc_response_cost_usd(resp) < 0);
+    char *json = NULL;
+    ck_assert_int_eq(llmsvc_response_to_json(&json, resp), LLMSVC_OK);
+    json_object *j = json_tokener_parse(json);
+    ck_assert(jhas(j, "cost_usd") && jat(j, "cost_usd") == NULL);
+    ck_assert(jhas(j, "input_tokens") && jat(j, "input_tokens") == NULL);
+    json_object_put(j);
+    llmsvc_free(json);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(a_response_without_a_model_reports_the_model_asked_for)
+{
+    json_object *fx = fixture("openai/basic.json");
+    json_object_object_del(fx, "model");
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Write a haiku about recursion.");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_model(resp), "gpt-6.2-sol");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    /* and a dated snapshot the provider reports is kept as reported */
+    json_object_object_add(fx, "model", json_object_new_string("gpt-6.2-sol-2026-11-17"));
+    serve_json(fx);
+    req = oreq("gpt-6.2-sol", "Write a haiku about recursion.");
+    resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_model(resp), "gpt-6.2-sol-2026-11-17");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+/* ================================================================ cost */
+
+/* The pricing object the runtime reports for an openai model. */
+static json_object *model_pricing(json_object *models, const char *model)
+{
+    for (size_t i = 0; i < json_object_array_length(models); i++) {
+        json_object *m = json_object_array_get_idx(models, i);
+        const char *name = jstr(m, "model");
+        if (name && strcmp(name, model) == 0)
+            return jat(m, "pricing");
+    }
+    ck_abort_msg("llmsvc_runtime_models_json has no model '%s'", model);
+    return NULL;
+}
+
+/* A price per 1M tokens, or -1 when the spec gives none. */
+static double price(json_object *pricing, const char *key)
+{
+    json_object *v = jat(pricing, key);
+    if (!v)
+        return -1;
+    return json_object_get_double(v);
+}
+
+static const struct {
+    const char *model;
+    const char *fixture;
+} cost_cases[] = {
+    {"gpt-6.2-sol", "openai/reasoning.json"},     /* cached input and reasoning */
+    {"gpt-6-sol", "openai/reasoning.json"},       /* another cached price */
+    {"gpt-4.1", "openai/basic.json"},             /* no cache at all */
+    {"gpt-6.2-sol", "openai/cached_prompt.json"}, /* cache reads and writes */
+    {"gpt-4.1", "openai/cached_prompt.json"},     /* no cache-write price: input price */
+};
+
+START_TEST(cost_is_usage_times_the_models_prices)
+{
+    const char *model = cost_cases[_i].model;
+    char *text = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_runtime_models_json(&text, rt, "openai", &err);
+    assert_code(rc, LLMSVC_OK, err);
+    json_object *models = json_tokener_parse(text);
+    llmsvc_free(text);
+    json_object *pr = model_pricing(models, model);
+    double p_in = price(pr, "input_per_mtok"), p_out = price(pr, "output_per_mtok");
+    double p_cached = price(pr, "cached_input_per_mtok");
+    double p_write = price(pr, "cache_write_per_mtok");
+    ck_assert(p_in > 0 && p_out > 0);
+    if (p_cached < 0)
+        p_cached = p_in;
+    if (p_write < 0)
+        p_write = p_in;
+
+    json_object *fx = fixture(cost_cases[_i].fixture);
+    int64_t in = jint(fx, "usage.input_tokens"), out = jint(fx, "usage.output_tokens");
+    int64_t cached = jint(fx, "usage.input_tokens_details.cached_tokens");
+    int64_t written = jint(fx, "usage.input_tokens_details.cache_write_tokens");
+    int64_t reasoning = jint(fx, "usage.output_tokens_details.reasoning_tokens");
+    /* reasoning tokens are part of output_tokens and billed as output, once */
+    double want = ((double)(in - cached - written) * p_in + (double)cached * p_cached +
+                   (double)written * p_write + (double)out * p_out) /
+                  1e6;
+
+    serve(cost_cases[_i].fixture);
+    llmsvc_request *req = oreq(model, "How much does this cost?");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_CACHE_WRITE), written);
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING), reasoning);
+    double got = llmsvc_response_cost_usd(resp);
+    ck_assert_msg(want > 0 && fabs(got - want) <= 1e-12 * want,
+                  "%s with %s: cost %.12g USD, want %.12g USD", model, cost_cases[_i].fixture, got,
+                  want);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+    json_object_put(models);
+}
+END_TEST
+
+/* ================================================================ secrets */
+
+/* Fails without ever printing the key. */
+#define assert_no_secret(text, what)                                                          \
+    do {                                                                                      \
+        const char *t_ = (text);                                                              \
+        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY), "the API key leaked into %s", (what));  \
+        /* nor a long piece of it */                                                          \
+        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY + 8), "part of the API key leaked into %s", \
+                      (what));                                                                \
+    } while (0)
+
+static void setup_secret(void)
+{
+    setup();
+    tu_setenv("OPENAI_API_KEY", SECRET_KEY);
+}
+
+/* Runs req, which must fail with want, and checks the error and its JSON. */
+static void fail_without_secret(llmsvc_request *req, llmsvc_code want)
+{
+    llmsvc_response *resp = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
+    ck_assert_msg(rc == want, "expected %s, got %s", llmsvc_code_name(want),
+                  llmsvc_code_name(rc));
+    ck_assert_ptr_nonnull(err);
+    assert_no_secret(llmsvc_error_message(err), "the error message");
+    char *json = NULL;
+    ck_assert_int_eq(llmsvc_error_to_json(&json, err), LLMSVC_OK);
+    assert_no_secret(json, "the error's JSON");
+    llmsvc_free(json);
+    llmsvc_error_free(err);
+}
+
+static void assert_log_has_no_secret(void)
+{
+    char *log = tu_log_text(&logs);
+    ck_assert_msg(strlen(log) > 0, "nothing was logged at LLMSVC_LOG_DEBUG");
+    assert_no_secret(log, "the log");
+    free(log);
+}
+
+START_TEST(a_401_never_shows_the_key)
+{
+    script("{\"path\": \"/responses\", \"status\": 401, \"fixture\": \"openai/error_401.json\"}");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    fail_without_secret(req, LLMSVC_E_API);
+    /* the key was really sent: this test is not vacuous */
+    sent s = sent_get(-1);
+    const char *auth = sent_header(&s, "authorization");
+    ck_assert_msg(auth && strcmp(auth, "Bearer " SECRET_KEY) == 0, "the key was not sent");
+    sent_free(&s);
+    assert_log_has_no_secret();
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_transport_error_never_shows_the_key)
+{
+    /* reset twice: the retry's log line carries the first error's message */
+    script("{\"path\": \"/responses\", \"fault\": \"reset\", \"times\": 2}");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_request_set_max_retries(req, 1);
+    fail_without_secret(req, LLMSVC_E_TRANSPORT);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 2);
+    char *log = tu_log_text(&logs);
+    assert_has(log, "attempt 1 failed");
+    free(log);
+    assert_log_has_no_secret();
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_validation_error_never_shows_the_key)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_request_set_number(req, "temperature", 0.5);
+    fail_without_secret(req, LLMSVC_E_VALIDATION);
+    llmsvc_request_free(req);
+    req = oreq("no-such-model", "hello");
+    fail_without_secret(req, LLMSVC_E_UNKNOWN_MODEL);
+    llmsvc_request_free(req);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    assert_log_has_no_secret();
+}
+END_TEST
+
+START_TEST(a_key_with_a_line_break_is_a_config_error_naming_the_variable)
+{
+    /* a key read from a file with Windows line endings ends in "\r"; and a key
+     * must never smuggle a second header in */
+    static const char *const bad[] = {SECRET_KEY "\r", SECRET_KEY "\r\nX-Injected: 1"};
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    for (size_t i = 0; i < 2; i++) {
+        tu_setenv("OPENAI_API_KEY", bad[i]);
+        llmsvc_response *resp = NULL;
+        llmsvc_error *err = NULL;
+        llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
+        ck_assert_ptr_nonnull(err);
+        assert_no_secret(llmsvc_error_message(err), "the error message");
+        ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+        /* what the user must see: a configuration problem, and where it is */
+        ck_assert_msg(rc == LLMSVC_E_CONFIG, "expected CONFIG, got %s: %s", llmsvc_code_name(rc),
+                      shown(llmsvc_error_message(err)));
+        assert_has(llmsvc_error_message(err), "OPENAI_API_KEY");
+        llmsvc_error_free(err);
+    }
+    assert_log_has_no_secret();
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_401_with_a_per_call_key_does_not_blame_the_variable)
+{
+    /* the key came from llmsvc_request_set_api_key; OPENAI_API_KEY is not even set */
+    tu_unsetenv("OPENAI_API_KEY");
+    script("{\"path\": \"/responses\", \"status\": 401, \"fixture\": \"openai/error_401.json\"}");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    ck_assert_int_eq(llmsvc_request_set_api_key(req, SECRET_KEY), LLMSVC_OK);
+    llmsvc_response *resp = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
+    ck_assert_msg(rc == LLMSVC_E_API, "expected API, got %s", llmsvc_code_name(rc));
+    assert_no_secret(llmsvc_error_message(err), "the error message");
+    assert_has(llmsvc_error_message(err), "HTTP 401 from provider 'openai'");
+    assert_lacks(llmsvc_error_message(err), "OPENAI_API_KEY");
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(an_overlong_key_is_a_config_error_that_does_not_show_it)
+{
+    size_t n = 120, len = strlen(SECRET_KEY);
+    char *key = malloc(n * len + 1);
+    ck_assert_ptr_nonnull(key);
+    for (size_t i = 0; i < n; i++)
+        memcpy(key + i * len, SECRET_KEY, len);
+    key[n * len] = '\0';
+    tu_setenv("OPENAI_API_KEY", key);
+    free(key);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    fail_without_secret(req, LLMSVC_E_CONFIG);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    assert_log_has_no_secret();
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(neither_the_request_json_nor_a_response_holds_the_key)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    ck_assert_int_eq(llmsvc_request_set_api_key(req, SECRET_KEY), LLMSVC_OK);
+    char *json = NULL;
+    ck_assert_int_eq(llmsvc_request_to_json(&json, req), LLMSVC_OK);
+    assert_no_secret(json, "llmsvc_request_to_json");
+    llmsvc_free(json);
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_int_eq(llmsvc_response_to_json(&json, resp), LLMSVC_OK);
+    assert_no_secret(json, "llmsvc_response_to_json");
+    assert_no_secret(llmsvc_response_message(resp), "the response message");
+    llmsvc_free(json);
+    llmsvc_response_free(resp);
+    assert_log_has_no_secret();
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* ================================================================ suite */
+
+static Suite *openai_responses_suite(void)
+{
+    Suite *s = suite_create("openai_responses");
+    TCase *tc = tu_tcase("request");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, posts_the_prompt_as_input_to_base_url_responses);
+    tcase_add_test(tc, instructions_are_sent_as_instructions);
+    tcase_add_test(tc, temperature_and_top_p_are_sent_with_effort_none);
+    tcase_add_test(tc, temperature_and_top_p_on_gpt_4_1_go_without_a_reasoning_object);
+    tcase_add_test(tc, max_tokens_becomes_max_output_tokens);
+    tcase_add_test(tc, effort_and_verbosity_become_reasoning_effort_and_text_verbosity);
+    tcase_add_loop_test(tc, spec_defaults_are_filled_in, 0,
+                        (int)(sizeof defaults / sizeof *defaults));
+    tcase_add_test(tc, a_vector_store_becomes_a_file_search_tool_with_results_included);
+    tcase_add_test(tc, a_vector_store_without_a_result_count_leaves_the_providers_default);
+    tcase_add_test(tc, no_vector_store_means_no_tools_and_no_include);
+    tcase_add_test(tc, the_key_goes_in_a_bearer_authorization_header);
+    tcase_add_test(tc, no_key_is_a_config_error_naming_the_variable_and_nothing_is_sent);
+    tcase_add_test(tc, organization_and_project_headers_are_sent_only_when_set);
+    tcase_add_test(tc, provider_options_are_merged_into_the_body_last);
+    tcase_add_test(tc, a_parameter_the_model_does_not_take_is_refused_before_any_request);
+    tcase_add_test(tc, a_retired_model_fails_before_any_request_naming_its_replacement);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("base_url");
+    tcase_add_checked_fixture(tc, setup_env, teardown);
+    tcase_add_test(tc, the_spec_base_url_is_used_when_nothing_overrides_it);
+    tcase_add_test(tc, openai_base_url_overrides_the_spec);
+    tcase_add_test(tc, a_per_call_base_url_overrides_the_environment);
+    tcase_add_test(tc, no_env_ignores_openai_base_url);
+    tcase_add_test(tc, a_non_http_openai_base_url_is_a_config_error);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("spec_rules");
+    tcase_add_checked_fixture(tc, setup_spec, teardown);
+    tcase_add_test(tc, a_spec_wire_name_replaces_the_plugins_field);
+    tcase_add_test(tc, a_parameter_with_no_field_in_the_responses_api_is_a_transform_error);
+    tcase_add_test(tc, spec_headers_are_sent_literal_or_from_their_variable);
+    tcase_add_test(tc, an_overlong_header_is_a_transform_error_naming_only_the_header);
+    tcase_add_test(tc, a_provider_without_a_key_variable_sends_no_authorization);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("response");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_basic_response_gives_text_id_model_usage_and_stop);
+    tcase_add_test(tc, multi_message_text_concatenates_every_output_text_of_every_message);
+    tcase_add_test(tc, file_search_results_keep_file_id_filename_score_and_text);
+    tcase_add_test(tc, reasoning_gives_the_summary_and_reasoning_and_cached_tokens);
+    tcase_add_test(tc, incomplete_at_max_output_tokens_finishes_with_length);
+    tcase_add_test(tc, content_filter_finishes_with_content_filter);
+    tcase_add_test(tc, a_refusal_finishes_with_refusal_and_gives_its_text);
+    tcase_add_test(tc, a_failed_response_is_an_api_error_with_the_providers_message_and_code);
+    tcase_add_loop_test(tc,
+                        each_error_body_is_an_api_error_with_message_type_code_param_and_status, 0,
+                        (int)(sizeof error_cases / sizeof *error_cases));
+    tcase_add_test(tc, an_error_status_without_an_error_object_is_an_api_error_quoting_the_body);
+    tcase_add_test(tc, an_empty_error_body_is_an_api_error_saying_so);
+    tcase_add_test(tc, a_success_body_that_is_not_a_response_is_a_provider_error);
+    tcase_add_test(tc, response_json_reports_what_the_accessors_report);
+    tcase_add_test(tc, reasoning_summaries_of_several_parts_are_joined_by_a_blank_line);
+    tcase_add_test(tc, a_file_search_call_without_results_gives_none);
+    tcase_add_test(tc, output_items_of_other_types_are_skipped);
+    tcase_add_test(tc, a_response_without_usage_has_unknown_counts_and_no_cost);
+    tcase_add_test(tc, a_response_without_a_model_reports_the_model_asked_for);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("cost");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, cost_is_usage_times_the_models_prices, 0,
+                        (int)(sizeof cost_cases / sizeof *cost_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("secrets");
+    tcase_add_checked_fixture(tc, setup_secret, teardown);
+    tcase_add_test(tc, a_401_never_shows_the_key);
+    tcase_add_test(tc, a_transport_error_never_shows_the_key);
+    tcase_add_test(tc, a_validation_error_never_shows_the_key);
+    tcase_add_test(tc, a_key_with_a_line_break_is_a_config_error_naming_the_variable);
+    tcase_add_test(tc, a_401_with_a_per_call_key_does_not_blame_the_variable);
+    tcase_add_test(tc, an_overlong_key_is_a_config_error_that_does_not_show_it);
+    tcase_add_test(tc, neither_the_request_json_nor_a_response_holds_the_key);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(openai_responses_suite());
+}
