@@ -200,7 +200,10 @@ static int apply(const char *cmd, llmsvc_request *req, const setting *s, json_ob
     case O_BASE_URL:
         rc = llmsvc_request_set_base_url(req, s->arg);
         if (rc == LLMSVC_E_INVALID_ARG)
-            return cli_usage(cmd, "--base-url takes an http:// or https:// URL, not '%s'", s->arg);
+            return cli_usage(cmd,
+                             "--base-url takes an http:// or https:// URL without query, "
+                             "fragment or credentials, not '%s'",
+                             s->arg);
         break;
     case O_TIMEOUT:
         if (cli_number(s->arg, &x) < 0 || x <= 0 || x > 86400)

@@ -196,6 +196,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
     int n = 0;
     for (;;) {
         n++;
+        ctx.view.attempt = n;
         response_reset(resp);
         code = attempt(rt, &ctx, &o, resp, &e);
         if (code == LLMSVC_OK || !e || !e->retryable || n > retries)

@@ -69,6 +69,23 @@ llmsvc_code http_set_json_body(llmsvc_http_request *req, struct json_object *bod
     return LLMSVC_OK;
 }
 
+int http_base_url_ok(const char *url)
+{
+    const char *rest;
+    if (!url)
+        return 0;
+    if (strncmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    else
+        return 0;
+    size_t host_len = strcspn(rest, "/");
+    if (!host_len || memchr(rest, '@', host_len))
+        return 0;
+    return strpbrk(url, "?# \t\r\n") == NULL;
+}
+
 void http_url_for_message(const char *url, char *out, size_t outlen)
 {
     size_t n = strcspn(url ? url : "", "?#");

@@ -42,6 +42,10 @@ llmsvc_code http_set_url(llmsvc_http_request *req, const char *url);
 llmsvc_code http_add_header(llmsvc_http_request *req, const char *name, const char *value,
                             int secret);
 llmsvc_code http_set_json_body(llmsvc_http_request *req, struct json_object *body);
+/* 1 when url can be a base URL: http:// or https://, with no query, fragment,
+ * credentials (user:pass@) or white space — so that paths append to it and
+ * messages that print it reveal nothing. */
+int http_base_url_ok(const char *url);
 /* The URL without its query string, for messages. Into out. */
 void http_url_for_message(const char *url, char *out, size_t outlen);
 

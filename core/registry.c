@@ -213,6 +213,18 @@ int registry_finish(registry *r)
             }
         }
     }
+    /* a replacement may be defined by any file of its provider: checked
+       once every file is merged (an override names a packaged model) */
+    for (size_t i = 0; i < r->n_providers; i++) {
+        provider_spec *p = r->providers[i];
+        for (size_t j = 0; j < p->n_models; j++) {
+            model_spec *m = p->models[j];
+            if (m->replacement && !registry_model(r, p->name, m->replacement))
+                problems_add(&r->probs, m->where, 0, 0,
+                             "model '%s' names replacement '%s', which is not a model of '%s'",
+                             m->name, m->replacement, p->name);
+        }
+    }
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "error.h"
+#include "http.h"
 
 LLMSVC_EXTERN llmsvc_code llmsvc_request_new(llmsvc_request **out)
 {
@@ -86,7 +87,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_set_instructions(llmsvc_request *r, con
 LLMSVC_EXTERN llmsvc_code llmsvc_request_set_vector_store(llmsvc_request *r, const char *id,
                                                           int max_num_results)
 {
-    if (!r || max_num_results < 0)
+    if (!r || max_num_results < 0 || max_num_results > 1000)
         return LLMSVC_E_INVALID_ARG;
     llmsvc_code rc = set_str(&r->vector_store_id, id);
     if (rc == LLMSVC_OK)
@@ -164,7 +165,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_set_base_url(llmsvc_request *r, const c
 {
     if (!r)
         return LLMSVC_E_INVALID_ARG;
-    if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+    if (url && !http_base_url_ok(url))
         return LLMSVC_E_INVALID_ARG;
     llmsvc_code rc = set_str(&r->base_url, url);
     if (rc == LLMSVC_OK && r->base_url) {

@@ -37,6 +37,9 @@ static int unknown_field(jctx *c, const char *path, const char *key, const char 
                          key, path, best);
     else
         c->err = err_new(LLMSVC_E_VALIDATION, "unknown field '%s%s'", path, key);
+    char field[256];
+    snprintf(field, sizeof field, "%s%s", path, key);
+    err_set_provider(c->err, NULL, NULL, field);
     return -1;
 }
 

@@ -13,6 +13,7 @@ typedef struct param_cond {
     param_id param; /* the parameter whose value decides */
     char **values;
     size_t n_values;
+    unsigned line, col; /* of its key in the spec file, for messages */
 } param_cond;
 
 typedef struct param_rule {

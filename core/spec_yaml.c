@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "suggest.h"
 #include "ydoc.h"
 
@@ -104,6 +105,8 @@ static int parse_only_with(ydoc *d, yaml_node_t *node, param_rule *r, const char
         }
         param_cond *c = &r->only_with[r->n_only_with];
         c->param = (param_id)id;
+        c->line = (unsigned)pairs[i].key->start_mark.line + 1;
+        c->col = (unsigned)pairs[i].key->start_mark.column + 1;
         if (ydoc_get_strings(d, pairs[i].value, "an only_with value", &c->values, &c->n_values) <
             0) {
             rc = -1;
@@ -308,7 +311,7 @@ static int parse_rule(ydoc *d, yaml_node_t *key, yaml_node_t *node, model_spec *
 }
 
 /* only_with must name parameters the model takes, with values they can have. */
-static int check_conditions(ydoc *d, yaml_node_t *node, model_spec *m)
+static int check_conditions(ydoc *d, model_spec *m)
 {
     int rc = 0;
     for (int i = 0; i < P_COUNT; i++) {
@@ -317,14 +320,16 @@ static int check_conditions(ydoc *d, yaml_node_t *node, model_spec *m)
             param_cond *cond = &r->only_with[c];
             param_rule *other = &m->params[cond->param];
             if (!other->present) {
-                ydoc_problem(d, node, "'%s' is only_with '%s', which model '%s' does not take",
+                problems_add(d->probs, d->file, cond->line, cond->col,
+                             "'%s' is only_with '%s', which model '%s' does not take",
                              param_defs[i].name, param_defs[cond->param].name, m->name);
                 rc = -1;
                 continue;
             }
             for (size_t v = 0; other->n_values && v < cond->n_values; v++) {
                 if (!in_list(other->values, other->n_values, cond->values[v])) {
-                    ydoc_problem(d, node, "'%s' is only_with %s '%s', not among its values",
+                    problems_add(d->probs, d->file, cond->line, cond->col,
+                                 "'%s' is only_with %s '%s', not among its values",
                                  param_defs[i].name, param_defs[cond->param].name,
                                  cond->values[v]);
                     rc = -1;
@@ -348,7 +353,7 @@ static int parse_parameters(ydoc *d, yaml_node_t *node, model_spec *m)
         rc |= parse_rule(d, pairs[i].key, pairs[i].value, m);
     free(pairs);
     if (!rc)
-        rc = check_conditions(d, node, m);
+        rc = check_conditions(d, m);
     return rc ? -1 : 0;
 }
 
@@ -669,26 +674,6 @@ static int parse_options(ydoc *d, yaml_node_t *node, provider_spec *p)
 static const char *const top_keys[] = {"provider",    "api",     "base_url", "base_url_env",
                                        "api_key_env", "headers", "options",  "models"};
 
-static int check_replacements(ydoc *d, provider_spec *p, yaml_node_t *models)
-{
-    int rc = 0;
-    for (size_t i = 0; i < p->n_models; i++) {
-        model_spec *m = p->models[i];
-        if (!m->replacement)
-            continue;
-        int found = 0;
-        for (size_t j = 0; j < p->n_models && !found; j++)
-            found = strcmp(p->models[j]->name, m->replacement) == 0;
-        if (!found) {
-            ydoc_problem(d, ydoc_seq_item(d, models, i),
-                         "model '%s' names replacement '%s', which is not a model of '%s'",
-                         m->name, m->replacement, p->name);
-            rc = -1;
-        }
-    }
-    return rc;
-}
-
 static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
 {
     if (!root) {
@@ -708,7 +693,7 @@ static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
         return NULL;
     }
     int rc = 0;
-    yaml_node_t *models = NULL;
+    int has_models = 0;
     for (size_t i = 0; i < n; i++) {
         ypair *kv = &pairs[i];
         const char *k = ydoc_str(kv->key);
@@ -733,7 +718,7 @@ static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
         } else if (key_is(kv, "options")) {
             rc |= parse_options(d, kv->value, p);
         } else if (key_is(kv, "models")) {
-            models = kv->value;
+            has_models = 1;
             rc |= parse_models(d, kv->value, p);
         } else {
             unknown_key(d, kv->key, "a spec file", top_keys, sizeof top_keys / sizeof *top_keys);
@@ -749,7 +734,7 @@ static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
         ydoc_problem(d, root, "a spec file needs 'api' (the protocol, e.g. openai-responses)");
         rc = -1;
     }
-    if (!models) {
+    if (!has_models) {
         ydoc_problem(d, root, "a spec file needs 'models'");
         rc = -1;
     }
@@ -757,14 +742,14 @@ static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
         size_t len = strlen(p->base_url);
         while (len > 1 && p->base_url[len - 1] == '/')
             p->base_url[--len] = '\0';
-        if (strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8)) {
-            ydoc_problem(d, root, "base_url '%s' must start with http:// or https://",
+        if (!http_base_url_ok(p->base_url)) {
+            ydoc_problem(d, root,
+                         "base_url '%s' must start with http:// or https:// and have no query, "
+                         "fragment or credentials",
                          p->base_url);
             rc = -1;
         }
     }
-    if (!rc)
-        rc = check_replacements(d, p, models);
     if (rc) {
         provider_spec_free(p);
         return NULL;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "http.h"
 #include "suggest.h"
 
 void validate_today(char out[11])
@@ -178,11 +179,11 @@ static llmsvc_code check_value(const model_spec *m, param_id id, const req_value
         /* fall through */
     case LLMSVC_PARAM_FLOAT:
         if (r->has_min && v->number < r->min)
-            return bad_value(id, err, "'%s' is %g, below model '%s''s minimum of %g",
-                             name, v->number, m->name, r->min);
+            return bad_value(id, err, "'%s' is %g, below the minimum of %g for model '%s'",
+                             name, v->number, r->min, m->name);
         if (r->has_max && v->number > r->max)
-            return bad_value(id, err, "'%s' is %g, above model '%s''s maximum of %g",
-                             name, v->number, m->name, r->max);
+            return bad_value(id, err, "'%s' is %g, above the maximum of %g for model '%s'",
+                             name, v->number, r->max, m->name);
         return LLMSVC_OK;
     case LLMSVC_PARAM_ENUM:
         if (!in_values(r->values, r->n_values, v->string)) {
@@ -308,9 +309,11 @@ static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_reque
     if (!url && p->base_url_env && !(rt->flags & LLMSVC_OPT_NO_ENV)) {
         const char *env = getenv(p->base_url_env);
         if (env && *env) {
-            if (strncmp(env, "http://", 7) && strncmp(env, "https://", 8))
-                return err_set(err, LLMSVC_E_CONFIG, "%s='%s' is not an http(s) URL",
-                               p->base_url_env, env);
+            if (!http_base_url_ok(env))
+                return err_set(err, LLMSVC_E_CONFIG,
+                               "%s is not a base URL: it must start with http:// or https:// "
+                               "and have no query, fragment or credentials",
+                               p->base_url_env);
             size_t len = strlen(env);
             if (env[len - 1] == '/') {
                 if (!(ctx->owned_base_url = strdup(env)))
@@ -325,7 +328,8 @@ static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_reque
     if (!url)
         url = p->base_url;
     ctx->view.base_url = url;
-    ctx->view.api_key_env = p->api_key_env;
+    /* the variable is named in messages only when the key came from it */
+    ctx->view.api_key_env = req->api_key ? NULL : p->api_key_env;
     ctx->view.api_key = req->api_key;
     if (!ctx->view.api_key && p->api_key_env) {
         const char *key = getenv(p->api_key_env);
@@ -337,6 +341,13 @@ static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_reque
                        "no API key for provider '%s': set %s in the environment (or give one "
                        "with llmsvc_request_set_api_key)",
                        p->name, p->api_key_env);
+    /* never in a header: a CR or LF would end it (llmsvc_request_set_api_key
+     * refuses such keys; the environment's are checked here) */
+    if (ctx->view.api_key && strpbrk(ctx->view.api_key, "\r\n"))
+        return err_set(err, LLMSVC_E_CONFIG,
+                       "the API key in %s contains a line break (often a '\\r' left by a file "
+                       "with Windows line endings); remove it",
+                       p->api_key_env ? p->api_key_env : "the request");
     return LLMSVC_OK;
 }
 
@@ -353,17 +364,6 @@ llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     const provider_spec *p = registry_provider(&rt->reg, req->provider);
     if (!p)
         return unsupported_provider(rt, req->provider, err);
-    const api_rec *api = loader_api(&rt->ld, p->api);
-    if (!api) {
-        buf names = BUF_INIT;
-        loader_api_names(&rt->ld, &names);
-        llmsvc_code c = err_set(err, LLMSVC_E_UNSUPPORTED_PROVIDER,
-                                "provider '%s' speaks protocol '%s', which no loaded plugin "
-                                "provides (loaded: %s); `llmsvc plugins` shows what was tried",
-                                p->name, p->api, buf_cstr(&names));
-        buf_free(&names);
-        return c;
-    }
     const model_spec *m = registry_model(&rt->reg, p->name, req->model);
     if (!m)
         return unknown_model(rt, p, req->model, err);
@@ -382,9 +382,21 @@ llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     }
     ctx->provider = p;
     ctx->model = m;
-    ctx->api = api;
     if ((c = check_params(m, req, ctx, err)) != LLMSVC_OK)
         return c;
+    /* only a request the spec accepts needs a plugin */
+    const api_rec *api = loader_api(&rt->ld, p->api);
+    if (!api) {
+        buf names = BUF_INIT;
+        loader_api_names(&rt->ld, &names);
+        c = err_set(err, LLMSVC_E_UNSUPPORTED_PROVIDER,
+                    "provider '%s' speaks protocol '%s', which no loaded plugin "
+                    "provides (loaded: %s); `llmsvc plugins` shows what was tried",
+                    p->name, p->api, buf_cstr(&names));
+        buf_free(&names);
+        return c;
+    }
+    ctx->api = api;
     if ((c = resolve_endpoint(rt, req, ctx, err)) != LLMSVC_OK) {
         call_ctx_clear(ctx);
         return c;

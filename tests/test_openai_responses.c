@@ -818,11 +818,34 @@ START_TEST(a_non_http_openai_base_url_is_a_config_error)
     tu_setenv("OPENAI_BASE_URL", "ftp://127.0.0.1/v1");
     llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
     llmsvc_error *err = call_fail(req, LLMSVC_E_CONFIG);
-    assert_has(llmsvc_error_message(err), "OPENAI_BASE_URL='ftp://127.0.0.1/v1'");
-    assert_has(llmsvc_error_message(err), "not an http(s) URL");
+    assert_has(llmsvc_error_message(err), "OPENAI_BASE_URL is not a base URL");
+    assert_has(llmsvc_error_message(err), "http:// or https://");
     ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
     llmsvc_error_free(err);
     llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_base_url_with_credentials_or_a_query_is_refused_without_echoing_it)
+{
+    static const char *const bad[] = {"http://user:hunter2@127.0.0.1/v1",
+                                      "http://127.0.0.1/v1?key=hunter2"};
+    for (size_t i = 0; i < 2; i++) {
+        tu_setenv("OPENAI_BASE_URL", bad[i]);
+        llmsvc_request *req = tu_request("openai", "gpt-6.2-sol", "hello");
+        llmsvc_error *err = call_fail(req, LLMSVC_E_CONFIG);
+        assert_has(llmsvc_error_message(err), "no query, fragment or credentials");
+        ck_assert_msg(!strstr(llmsvc_error_message(err), "hunter2"),
+                      "the message repeats the secret part of the URL");
+        llmsvc_error_free(err);
+        llmsvc_request_free(req);
+        /* the per-call form is refused as an invalid argument */
+        llmsvc_request *r2;
+        llmsvc_request_new(&r2);
+        ck_assert_int_eq(llmsvc_request_set_base_url(r2, bad[i]), LLMSVC_E_INVALID_ARG);
+        llmsvc_request_free(r2);
+    }
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
 }
 END_TEST
 
@@ -1708,6 +1731,7 @@ static Suite *openai_responses_suite(void)
     tcase_add_test(tc, a_per_call_base_url_overrides_the_environment);
     tcase_add_test(tc, no_env_ignores_openai_base_url);
     tcase_add_test(tc, a_non_http_openai_base_url_is_a_config_error);
+    tcase_add_test(tc, a_base_url_with_credentials_or_a_query_is_refused_without_echoing_it);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("spec_rules");

@@ -103,6 +103,7 @@ typedef struct llmsvc_call_info {
     const llmsvc_kv *options;    /* the spec's `options:` */
     size_t n_options;
     const struct json_object *provider_options; /* the request's, or NULL */
+    int attempt;                 /* 1 for the first attempt of a call, 2 for its first retry... */
 } llmsvc_call_info;
 
 /* ---- the operations of one wire protocol ---- */

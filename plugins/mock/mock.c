@@ -17,6 +17,7 @@
  *   "finish_reason": "stop"     override the finish reason
  */
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,20 +61,15 @@ static uint64_t fnv(const char *s, uint64_t h)
     return h;
 }
 
-/* Fails the first fail_times attempts of one call: attempts of a call run on
- * its thread with the same call view, so a thread-local counter suffices. */
+/* Fails the first fail_times attempts of one call (every attempt without it). */
 static int should_fail(const llmsvc_call_info *call)
 {
-    static _Thread_local const llmsvc_call_info *last;
-    static _Thread_local long count;
     long limit = opt_int(call, "fail_times", -1);
     if (limit < 0)
         return 1;
-    if (last != call) {
-        last = call;
-        count = 0;
-    }
-    return count++ < limit;
+    if (call->size < offsetof(llmsvc_call_info, attempt) + sizeof call->attempt)
+        return 1; /* a core too old to count attempts */
+    return call->attempt <= limit;
 }
 
 static llmsvc_code simulated_error(const llmsvc_call_info *call, const char *kind, llmsvc_error **err)
