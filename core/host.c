@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "error.h"
 #include "http.h"
+#include "jdoc.h"
 #include "json_util.h"
 #include "loader.h"
 #include "response.h"
@@ -134,4 +135,19 @@ const llmsvc_host loader_host_table = {
     .param_to_json = h_param_to_json,
     .call_param = h_call_param,
     .call_option = h_call_option,
+    .jdoc_parse = jdoc_parse,
+    .jdoc_free = jdoc_free,
+    .jdoc_type = jdoc_type,
+    .jdoc_count = jdoc_count,
+    .jdoc_get = jdoc_get,
+    .jdoc_first = jdoc_first,
+    .jdoc_next = jdoc_next,
+    .jdoc_key = jdoc_key,
+    .jdoc_str = jdoc_str,
+    .jdoc_int = jdoc_int,
+    .jdoc_num = jdoc_num,
+    .jdoc_bool = jdoc_bool,
+    .jdoc_raw = jdoc_raw,
+    .jdoc_get_str = jdoc_get_str,
+    .jdoc_get_int = jdoc_get_int,
 };

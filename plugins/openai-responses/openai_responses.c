@@ -125,149 +125,159 @@ static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
     return host->http_set_json_body(out, body);
 }
 
-/* ---- parsing ---- */
+/* ---- parsing (host->jdoc_*: no json-c tree on the hot path) ---- */
 
-static llmsvc_code api_error(json_object *error, const char *fallback, llmsvc_error **err)
+typedef llmsvc_jdoc jdoc;
+
+static int is(const char *s, const char *lit)
 {
-    const char *msg = host->json_get_string(error, "message");
-    const char *code = host->json_get_string(error, "code");
+    return s && strcmp(s, lit) == 0;
+}
+
+static llmsvc_code api_error(jdoc *d, int error, const char *fallback, llmsvc_error **err)
+{
+    const char *msg = host->jdoc_get_str(d, error, "message");
+    const char *code = host->jdoc_get_str(d, error, "code");
     llmsvc_error *e = host->error_new(LLMSVC_E_API, "%s", msg && *msg ? msg : fallback);
-    host->error_set_provider(e, host->json_get_string(error, "type"), code,
-                             host->json_get_string(error, "param"));
-    if (code && (strcmp(code, "server_error") == 0 || strcmp(code, "rate_limit_exceeded") == 0))
+    host->error_set_provider(e, host->jdoc_get_str(d, error, "type"), code,
+                             host->jdoc_get_str(d, error, "param"));
+    if (is(code, "server_error") || is(code, "rate_limit_exceeded"))
         host->error_set_retryable(e, 1);
     *err = e;
     return LLMSVC_E_API;
 }
 
-static llmsvc_code parse_message(json_object *item, llmsvc_response *out, int *refused)
+static llmsvc_code append(llmsvc_code (*fn)(llmsvc_response *, const char *, size_t),
+                          llmsvc_response *out, const char *text, size_t len)
 {
-    json_object *content = host->json_get(item, "content");
-    size_t n = json_object_is_type(content, json_type_array) ? json_object_array_length(content) : 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *part = json_object_array_get_idx(content, i);
-        const char *type = host->json_get_string(part, "type");
+    return text ? fn(out, text, len) : LLMSVC_OK;
+}
+
+static llmsvc_code parse_message(jdoc *d, int item, llmsvc_response *out, int *refused)
+{
+    int content = host->jdoc_get(d, item, "content");
+    if (host->jdoc_type(d, content) != LLMSVC_JSON_ARRAY)
+        return LLMSVC_OK;
+    for (int part = host->jdoc_first(d, content); part >= 0; part = host->jdoc_next(d, part)) {
+        const char *type = host->jdoc_get_str(d, part, "type");
+        size_t len = 0;
         const char *text = NULL;
-        if (type && strcmp(type, "output_text") == 0) {
-            text = host->json_get_string(part, "text");
-        } else if (type && strcmp(type, "refusal") == 0) {
-            text = host->json_get_string(part, "refusal");
+        if (is(type, "output_text")) {
+            text = host->jdoc_str(d, host->jdoc_get(d, part, "text"), &len);
+        } else if (is(type, "refusal")) {
+            text = host->jdoc_str(d, host->jdoc_get(d, part, "refusal"), &len);
             *refused = 1;
         }
-        if (text) {
-            llmsvc_code rc = host->resp_append_text(out, text, strlen(text));
-            if (rc != LLMSVC_OK)
-                return rc;
-        }
+        llmsvc_code rc = append(host->resp_append_text, out, text, len);
+        if (rc != LLMSVC_OK)
+            return rc;
     }
     return LLMSVC_OK;
 }
 
-static llmsvc_code parse_reasoning(json_object *item, llmsvc_response *out, int *seen)
+static llmsvc_code parse_reasoning(jdoc *d, int item, llmsvc_response *out, int *seen)
 {
-    json_object *summary = host->json_get(item, "summary");
-    size_t n = json_object_is_type(summary, json_type_array) ? json_object_array_length(summary) : 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *text = host->json_get_string(json_object_array_get_idx(summary, i), "text");
+    int summary = host->jdoc_get(d, item, "summary");
+    if (host->jdoc_type(d, summary) != LLMSVC_JSON_ARRAY)
+        return LLMSVC_OK;
+    for (int s = host->jdoc_first(d, summary); s >= 0; s = host->jdoc_next(d, s)) {
+        size_t len;
+        const char *text = host->jdoc_str(d, host->jdoc_get(d, s, "text"), &len);
         if (!text)
             continue;
         llmsvc_code rc;
         if (*seen && (rc = host->resp_append_reasoning(out, "\n\n", 2)) != LLMSVC_OK)
             return rc;
-        if ((rc = host->resp_append_reasoning(out, text, strlen(text))) != LLMSVC_OK)
+        if ((rc = host->resp_append_reasoning(out, text, len)) != LLMSVC_OK)
             return rc;
         *seen = 1;
     }
     return LLMSVC_OK;
 }
 
-static llmsvc_code parse_file_search(json_object *item, llmsvc_response *out)
+static llmsvc_code parse_file_search(jdoc *d, int item, llmsvc_response *out)
 {
-    json_object *results = host->json_get(item, "results");
-    size_t n = json_object_is_type(results, json_type_array) ? json_object_array_length(results) : 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *r = json_object_array_get_idx(results, i);
-        json_object *score = host->json_get(r, "score");
+    int results = host->jdoc_get(d, item, "results");
+    if (host->jdoc_type(d, results) != LLMSVC_JSON_ARRAY)
+        return LLMSVC_OK; /* null unless include asked for them */
+    for (int r = host->jdoc_first(d, results); r >= 0; r = host->jdoc_next(d, r)) {
         llmsvc_code rc = host->resp_add_file_result(
-            out, host->json_get_string(r, "file_id"), host->json_get_string(r, "filename"),
-            score ? json_object_get_double(score) : 0.0, host->json_get_string(r, "text"));
+            out, host->jdoc_get_str(d, r, "file_id"), host->jdoc_get_str(d, r, "filename"),
+            host->jdoc_num(d, host->jdoc_get(d, r, "score"), 0.0), host->jdoc_get_str(d, r, "text"));
         if (rc != LLMSVC_OK)
             return rc;
     }
     return LLMSVC_OK;
 }
 
-static llmsvc_code parse_usage(json_object *root, llmsvc_response *out)
+static llmsvc_code parse_usage(jdoc *d, llmsvc_response *out)
 {
-    json_object *u = host->json_get(root, "usage");
-    if (!json_object_is_type(u, json_type_object))
+    int u = host->jdoc_get(d, 0, "usage");
+    if (host->jdoc_type(d, u) != LLMSVC_JSON_OBJECT)
         return LLMSVC_OK; /* counts stay unknown */
     llmsvc_usage usage = LLMSVC_USAGE_INIT;
-    usage.input = host->json_get_int(u, "input_tokens", -1);
-    usage.cached_input = host->json_get_int(u, "input_tokens_details.cached_tokens", 0);
-    usage.cache_write = host->json_get_int(u, "input_tokens_details.cache_write_tokens", 0);
-    usage.output = host->json_get_int(u, "output_tokens", -1);
-    usage.reasoning = host->json_get_int(u, "output_tokens_details.reasoning_tokens", 0);
-    usage.total = host->json_get_int(u, "total_tokens", -1);
+    usage.input = host->jdoc_get_int(d, u, "input_tokens", -1);
+    usage.cached_input = host->jdoc_get_int(d, u, "input_tokens_details.cached_tokens", 0);
+    usage.cache_write = host->jdoc_get_int(d, u, "input_tokens_details.cache_write_tokens", 0);
+    usage.output = host->jdoc_get_int(d, u, "output_tokens", -1);
+    usage.reasoning = host->jdoc_get_int(d, u, "output_tokens_details.reasoning_tokens", 0);
+    usage.total = host->jdoc_get_int(d, u, "total_tokens", -1);
     return host->resp_set_usage(out, &usage);
 }
 
-static const char *finish_reason(const char *status, json_object *root, int refused)
+static const char *finish_reason(jdoc *d, const char *status, int refused)
 {
     if (refused)
         return "refusal";
-    if (status && strcmp(status, "incomplete") == 0) {
-        const char *why = host->json_get_string(root, "incomplete_details.reason");
-        if (why && strcmp(why, "max_output_tokens") == 0)
+    if (is(status, "incomplete")) {
+        const char *why = host->jdoc_get_str(d, 0, "incomplete_details.reason");
+        if (is(why, "max_output_tokens"))
             return "length";
         return why ? why : "incomplete";
     }
     return "stop";
 }
 
-static llmsvc_code parse_ok(json_object *root, llmsvc_response *out, llmsvc_error **err)
+static llmsvc_code parse_ok(jdoc *d, llmsvc_response *out, llmsvc_error **err)
 {
-    const char *status = host->json_get_string(root, "status");
-    if (status && strcmp(status, "failed") == 0)
-        return api_error(host->json_get(root, "error"), "the response failed", err);
-    if (status && strcmp(status, "cancelled") == 0) {
+    const char *status = host->jdoc_get_str(d, 0, "status");
+    if (is(status, "failed"))
+        return api_error(d, host->jdoc_get(d, 0, "error"), "the response failed", err);
+    if (is(status, "cancelled")) {
         *err = host->error_new(LLMSVC_E_API, "the response was cancelled");
         return LLMSVC_E_API;
     }
-    if (status && (strcmp(status, "in_progress") == 0 || strcmp(status, "queued") == 0)) {
+    if (is(status, "in_progress") || is(status, "queued")) {
         *err = host->error_new(LLMSVC_E_PROVIDER,
                                "the response is still %s (background mode is not supported)",
                                status);
         return LLMSVC_E_PROVIDER;
     }
-    json_object *output = host->json_get(root, "output");
-    if (!json_object_is_type(output, json_type_array)) {
+    int output = host->jdoc_get(d, 0, "output");
+    if (host->jdoc_type(d, output) != LLMSVC_JSON_ARRAY) {
         *err = host->error_new(LLMSVC_E_PROVIDER, "the response has no output list");
         return LLMSVC_E_PROVIDER;
     }
     llmsvc_code rc;
-    if ((rc = host->resp_set(out, LLMSVC_RESP_ID, host->json_get_string(root, "id"))) != LLMSVC_OK ||
-        (rc = host->resp_set(out, LLMSVC_RESP_MODEL, host->json_get_string(root, "model"))) !=
+    if ((rc = host->resp_set(out, LLMSVC_RESP_ID, host->jdoc_get_str(d, 0, "id"))) != LLMSVC_OK ||
+        (rc = host->resp_set(out, LLMSVC_RESP_MODEL, host->jdoc_get_str(d, 0, "model"))) !=
             LLMSVC_OK)
         return rc;
     int refused = 0, reasoning_seen = 0;
-    for (size_t i = 0; i < json_object_array_length(output); i++) {
-        json_object *item = json_object_array_get_idx(output, i);
-        const char *type = host->json_get_string(item, "type");
-        if (!type)
-            continue;
-        if (strcmp(type, "message") == 0)
-            rc = parse_message(item, out, &refused);
-        else if (strcmp(type, "reasoning") == 0)
-            rc = parse_reasoning(item, out, &reasoning_seen);
-        else if (strcmp(type, "file_search_call") == 0)
-            rc = parse_file_search(item, out);
+    for (int item = host->jdoc_first(d, output); item >= 0; item = host->jdoc_next(d, item)) {
+        const char *type = host->jdoc_get_str(d, item, "type");
+        if (is(type, "message"))
+            rc = parse_message(d, item, out, &refused);
+        else if (is(type, "reasoning"))
+            rc = parse_reasoning(d, item, out, &reasoning_seen);
+        else if (is(type, "file_search_call"))
+            rc = parse_file_search(d, item, out);
         if (rc != LLMSVC_OK)
             return rc;
     }
-    if ((rc = parse_usage(root, out)) != LLMSVC_OK)
+    if ((rc = parse_usage(d, out)) != LLMSVC_OK)
         return rc;
-    return host->resp_set(out, LLMSVC_RESP_FINISH_REASON, finish_reason(status, root, refused));
+    return host->resp_set(out, LLMSVC_RESP_FINISH_REASON, finish_reason(d, status, refused));
 }
 
 static llmsvc_code parse_response(void *state, const llmsvc_call_info *call,
@@ -279,27 +289,25 @@ static llmsvc_code parse_response(void *state, const llmsvc_call_info *call,
     size_t len;
     const char *text = host->http_body(in, &len);
     int status = host->http_status(in);
-    json_object *root = NULL;
-    llmsvc_code rc = host->json_parse(text, len, &root, err);
+    jdoc *d = NULL;
+    llmsvc_code rc = host->jdoc_parse(text, len, &d, err);
     if (rc != LLMSVC_OK)
         return rc;
-    if (!json_object_is_type(root, json_type_object)) {
-        json_object_put(root);
+    if (host->jdoc_type(d, 0) != LLMSVC_JSON_OBJECT) {
         *err = host->error_new(LLMSVC_E_PROVIDER, "the response body is not a JSON object");
-        return LLMSVC_E_PROVIDER;
-    }
-    if (status < 200 || status >= 300) {
-        json_object *error = host->json_get(root, "error");
-        if (json_object_is_type(error, json_type_object))
-            rc = api_error(error, "the provider gave no message", err);
-        else {
+        rc = LLMSVC_E_PROVIDER;
+    } else if (status < 200 || status >= 300) {
+        int error = host->jdoc_get(d, 0, "error");
+        if (host->jdoc_type(d, error) == LLMSVC_JSON_OBJECT) {
+            rc = api_error(d, error, "the provider gave no message", err);
+        } else {
             *err = host->error_new(LLMSVC_E_PROVIDER, "an error answer without an error object");
             rc = LLMSVC_E_PROVIDER;
         }
     } else {
-        rc = parse_ok(root, out, err);
+        rc = parse_ok(d, out, err);
     }
-    json_object_put(root);
+    host->jdoc_free(d);
     return rc;
 }
 
