@@ -10,7 +10,7 @@ int buf_reserve(buf *b, size_t extra)
         return 0;
     if (extra > ((size_t)-1) / 2 - b->len)
         return -1;
-    size_t cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)
         cap *= 2;
     char *p = realloc(b->data, cap);

@@ -16,8 +16,8 @@ struct llmsvc_jdoc {
     size_t len;
     jsmntok_t *tok;
     int n;
-    int *end;     /* index just past each token's subtree */
-    int *str_off; /* arena offset of each string's unescaped text; -1 not yet; lazy */
+    int *end;     /* index just past each token's subtree (one block with str_off) */
+    int *str_off; /* arena offset of each string's unescaped text; -1 not yet */
     char *arena;
     size_t arena_used;
 };
@@ -112,13 +112,15 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
     if (d->tok[0].type != JSMN_OBJECT && d->tok[0].type != JSMN_ARRAY)
         return fail(d, err, "response body is not a JSON object or array (byte %zu)",
                     (size_t)d->tok[0].start);
-    d->end = malloc((size_t)r * sizeof *d->end);
+    d->end = malloc(2 * (size_t)r * sizeof *d->end);
     if (!d->end) {
         jdoc_free(d);
         return err_give(err, err_nomem());
     }
+    d->str_off = d->end + r;
     for (int i = 0; i < r; i++) {
         d->end[i] = i + 1;
+        d->str_off[i] = -1;
         const jsmntok_t *t = &d->tok[i];
         if (i > 0 && t->parent < 0)
             return fail(d, err, "response body has extra data after its JSON value (byte %zu)",
@@ -142,7 +144,6 @@ void jdoc_free(llmsvc_jdoc *d)
         return;
     free(d->tok);
     free(d->end);
-    free(d->str_off);
     free(d->arena);
     free(d);
 }
@@ -358,19 +359,8 @@ const char *jdoc_str(llmsvc_jdoc *d, int node, size_t *len)
 {
     if (!valid(d, node) || d->tok[node].type != JSMN_STRING)
         return NULL;
-    if (!d->str_off) {
-        d->str_off = malloc((size_t)d->n * sizeof *d->str_off);
-        d->arena = malloc(d->len + (size_t)d->n + 1);
-        if (!d->str_off || !d->arena) {
-            free(d->str_off);
-            free(d->arena);
-            d->str_off = NULL;
-            d->arena = NULL;
-            return NULL;
-        }
-        for (int i = 0; i < d->n; i++)
-            d->str_off[i] = -1;
-    }
+    if (!d->arena && !(d->arena = malloc(d->len + (size_t)d->n + 1)))
+        return NULL;
     if (d->str_off[node] == -2)
         return NULL; /* known bad escape */
     if (d->str_off[node] < 0) {

@@ -1,6 +1,10 @@
-/* transport — sends one HTTP request with libcurl (through curl_dl.h). One
- * easy handle per thread and transport (kept in thread-specific data), so each
- * thread reuses its connections and the call path takes no lock. */
+/* transport — sends one HTTP request with libcurl (through curl_dl.h).
+ *
+ * Each thread has its own easy handle per transport (thread-specific data), so
+ * it reuses its connections and the call path takes no lock. The options that
+ * never change are set once when the handle is made; the header list is kept
+ * and reused while a thread keeps sending the same headers (the usual case:
+ * one provider, one key), which saves a dozen allocations per call. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,10 +18,21 @@
 #include "error.h"
 #include "http.h"
 
+typedef struct sink {
+    llmsvc_http_response *resp;
+    size_t max;
+    int over;
+    int oom;
+} sink;
+
 typedef struct handle_node {
     CURL *curl;
     struct transport *owner;
     struct handle_node *prev, *next;
+    sink s;                       /* the current call's; the handle points here */
+    char errbuf[CURL_ERROR_SIZE]; /* the handle's CURLOPT_ERRORBUFFER */
+    struct curl_slist *headers;   /* the last call's header list ... */
+    buf header_key;               /* ... and the header lines it was made of */
 } handle_node;
 
 struct transport {
@@ -36,6 +51,15 @@ static void unlink_node(transport *t, handle_node *n)
         n->next->prev = n->prev;
 }
 
+static void node_free(handle_node *n)
+{
+    const curl_api *c = curl_api_loaded();
+    c->easy_cleanup(n->curl);
+    c->slist_free_all(n->headers);
+    buf_free(&n->header_key);
+    free(n);
+}
+
 /* thread exit */
 static void handle_destroy(void *p)
 {
@@ -44,8 +68,7 @@ static void handle_destroy(void *p)
     pthread_mutex_lock(&t->mu);
     unlink_node(t, n);
     pthread_mutex_unlock(&t->mu);
-    curl_api_loaded()->easy_cleanup(n->curl);
-    free(n);
+    node_free(n);
 }
 
 transport *transport_new(void)
@@ -69,19 +92,38 @@ void transport_free(transport *t)
     handle_node *n = t->handles;
     while (n) {
         handle_node *next = n->next;
-        curl_api_loaded()->easy_cleanup(n->curl);
-        free(n);
+        node_free(n);
         n = next;
     }
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
 
-static CURL *thread_handle(transport *t, const curl_api *c)
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user);
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user);
+
+/* The options every call of this handle shares. */
+static void set_fixed_options(const curl_api *c, handle_node *n)
+{
+    CURL *h = n->curl;
+    c->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    c->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    c->easy_setopt(h, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
+    c->easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    c->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    c->easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    c->easy_setopt(h, CURLOPT_ERRORBUFFER, n->errbuf);
+    c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    c->easy_setopt(h, CURLOPT_WRITEDATA, &n->s);
+    c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    c->easy_setopt(h, CURLOPT_HEADERDATA, &n->s);
+}
+
+static handle_node *thread_handle(transport *t, const curl_api *c)
 {
     handle_node *n = pthread_getspecific(t->key);
     if (n)
-        return n->curl;
+        return n;
     n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
@@ -91,6 +133,7 @@ static CURL *thread_handle(transport *t, const curl_api *c)
         return NULL;
     }
     n->owner = t;
+    set_fixed_options(c, n);
     pthread_mutex_lock(&t->mu);
     n->next = t->handles;
     if (t->handles)
@@ -101,19 +144,11 @@ static CURL *thread_handle(transport *t, const curl_api *c)
         pthread_mutex_lock(&t->mu);
         unlink_node(t, n);
         pthread_mutex_unlock(&t->mu);
-        c->easy_cleanup(n->curl);
-        free(n);
+        node_free(n);
         return NULL;
     }
-    return n->curl;
+    return n;
 }
-
-typedef struct sink {
-    llmsvc_http_response *resp;
-    size_t max;
-    int over;
-    int oom;
-} sink;
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
@@ -121,6 +156,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     size_t n = size * nmemb;
     if (s->resp->body.len + n > s->max) {
         s->over = 1;
+        return 0;
+    }
+    if (!s->resp->body.cap && buf_reserve(&s->resp->body, n < 4096 ? 4096 : n) < 0) {
+        s->oom = 1;
         return 0;
     }
     if (buf_append(&s->resp->body, data, n) < 0) {
@@ -135,6 +174,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
     sink *s = user;
     size_t n = size * nmemb;
     buf *hb = &s->resp->header_block;
+    if (!hb->cap && buf_reserve(hb, 1024) < 0) {
+        s->oom = 1;
+        return 0;
+    }
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         buf_clear(hb); /* a new response (after 100-continue or a redirect) */
         return n;
@@ -203,6 +246,80 @@ static llmsvc_code map_curl_error(const curl_api *c, CURLcode rc, const char *er
     return err_give(err, e);
 }
 
+#define MAX_HEADER_LINE 8192
+
+/* 1 when the header lines of req are exactly those of key ("name: value\n"...). */
+static int same_lines(const llmsvc_http_request *req, const buf *key)
+{
+    const char *k = buf_cstr(key), *end = k + key->len;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        size_t nl = strlen(req->headers[i].name), vl = strlen(req->headers[i].value);
+        if ((size_t)(end - k) < nl + vl + 3 || memcmp(k, req->headers[i].name, nl) ||
+            k[nl] != ':' || k[nl + 1] != ' ' || memcmp(k + nl + 2, req->headers[i].value, vl) ||
+            k[nl + 2 + vl] != '\n')
+            return 0;
+        k += nl + vl + 3;
+    }
+    return k == end;
+}
+
+/* The header lines of req, one per line, in out. TRANSFORM for an overlong one
+ * (named, its value never shown). */
+static llmsvc_code header_lines(const llmsvc_http_request *req, buf *out, llmsvc_error **err)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const http_hdr *h = &req->headers[i];
+        if (strlen(h->name) + strlen(h->value) + 2 >= MAX_HEADER_LINE)
+            return err_set(err, LLMSVC_E_TRANSFORM, "header '%s' is too long (over %d bytes)",
+                           h->name, MAX_HEADER_LINE);
+        if (buf_printf(out, "%s: %s\n", h->name, h->value) < 0)
+            return err_give(err, err_nomem());
+    }
+    return LLMSVC_OK;
+}
+
+/* Points the handle at a header list for req: the cached one when the lines
+ * are the same as last time, else a new one. */
+static llmsvc_code use_headers(const curl_api *c, handle_node *n,
+                               const llmsvc_http_request *req, llmsvc_error **err)
+{
+    static const char *const fixed[] = {"Content-Type: application/json",
+                                        "Accept: application/json", "Expect:"};
+    if (n->headers && same_lines(req, &n->header_key))
+        return LLMSVC_OK;
+    buf lines = BUF_INIT;
+    llmsvc_code code = header_lines(req, &lines, err);
+    if (code != LLMSVC_OK) {
+        buf_free(&lines);
+        return code;
+    }
+    struct curl_slist *list = NULL;
+    for (char *line = lines.data, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        struct curl_slist *next = c->slist_append(list, line);
+        *nl = '\n';
+        if (!next)
+            goto nomem;
+        list = next;
+    }
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        struct curl_slist *next = c->slist_append(list, fixed[i]);
+        if (!next)
+            goto nomem;
+        list = next;
+    }
+    c->easy_setopt(n->curl, CURLOPT_HTTPHEADER, list);
+    c->slist_free_all(n->headers);
+    buf_free(&n->header_key);
+    n->headers = list;
+    n->header_key = lines;
+    return LLMSVC_OK;
+nomem:
+    c->slist_free_all(list);
+    buf_free(&lines);
+    return err_give(err, err_nomem());
+}
+
 llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const http_opts *o,
                            llmsvc_http_response *resp, llmsvc_error **err)
 {
@@ -211,80 +328,40 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
     const curl_api *c = curl_api_get(err);
     if (!c)
         return LLMSVC_E_CONFIG;
-    CURL *h = thread_handle(t, c);
-    if (!h)
+    handle_node *n = thread_handle(t, c);
+    if (!n)
         return err_give(err, err_nomem());
-    c->easy_reset(h);
-
-    struct curl_slist *headers = NULL;
-    llmsvc_code code = LLMSVC_OK;
-    char line[8192];
-    for (size_t i = 0; i < req->n_headers; i++) {
-        int n = snprintf(line, sizeof line, "%s: %s", req->headers[i].name, req->headers[i].value);
-        if (n < 0 || (size_t)n >= sizeof line) {
-            code = err_set(err, LLMSVC_E_TRANSFORM, "header '%s' is too long",
-                           req->headers[i].name);
-            goto out;
-        }
-        struct curl_slist *nl = c->slist_append(headers, line);
-        if (!nl) {
-            code = err_give(err, err_nomem());
-            goto out;
-        }
-        headers = nl;
-    }
-    static const char *const fixed[] = {"Content-Type: application/json",
-                                        "Accept: application/json", "Expect:"};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
-        struct curl_slist *nl = c->slist_append(headers, fixed[i]);
-        if (!nl) {
-            code = err_give(err, err_nomem());
-            goto out;
-        }
-        headers = nl;
-    }
-
-    sink s = {resp, o->max_bytes, 0, 0};
-    char errbuf[CURL_ERROR_SIZE];
-    errbuf[0] = '\0';
+    CURL *h = n->curl;
+    llmsvc_code code = use_headers(c, n, req, err);
+    if (code != LLMSVC_OK)
+        return code;
+    n->s = (sink){resp, o->max_bytes, 0, 0};
+    n->errbuf[0] = '\0';
     size_t body_len = 0;
     const char *body = NULL;
     if (req->body)
         body = json_object_to_json_string_length(
             req->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &body_len);
-
     c->easy_setopt(h, CURLOPT_URL, req->url);
-    c->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    c->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    c->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    c->easy_setopt(h, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
-    c->easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    c->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    c->easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    c->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    c->easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    c->easy_setopt(h, CURLOPT_HEADERDATA, &s);
     c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     if (body) {
         c->easy_setopt(h, CURLOPT_POSTFIELDS, body);
         c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+        c->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
 
     CURLcode rc = c->easy_perform(h);
     if (rc != CURLE_OK) {
-        code = map_curl_error(c, rc, errbuf, &s, req, o, err);
-        goto out;
+        code = map_curl_error(c, rc, n->errbuf, &n->s, req, o, err);
+    } else {
+        long status = 0;
+        c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        resp->status = (int)status;
     }
-    long status = 0;
-    c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    resp->status = (int)status;
-out:
-    c->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    c->easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    c->slist_free_all(headers);
+    c->easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* the body is freed after this call */
+    n->s.resp = NULL;
     return code;
 }
