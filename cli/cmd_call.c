@@ -31,9 +31,11 @@ static const char usage_text[] =
     "  --base-url URL          send to this endpoint instead of the spec's\n"
     "  --timeout SECONDS       per attempt (default 600)\n"
     "  --retries N             retries of retryable failures (default 2)\n"
-    "  --option KEY=VALUE      provider_options entry; VALUE is JSON or a string (repeatable)\n" CLI_COMMON_HELP
+    "  --option KEY=VALUE      provider_options entry; VALUE is JSON or a string (repeatable)\n"
+    "  --usage                 after the answer, token counts, cost and latency on stderr\n" CLI_COMMON_HELP
     "\n"
-    "Output: the message; with --json one object with id, provider, model, message,\n"
+    "Output: the message, then any file-search results (score, file, text); with\n"
+    "--json one object with id, provider, model, message,\n"
     "finish_reason, token counts, cost_usd, latency_ms and file_search_results.\n"
     "Errors: 'llmsvc: <class>: <message>' on stderr (and {\"error\": ...} on stdout\n"
     "with --json). Exit codes: 0 ok, 2 usage, 3 validation / unknown model /\n"
@@ -58,7 +60,8 @@ enum {
     O_BASE_URL,
     O_TIMEOUT,
     O_RETRIES,
-    O_OPTION
+    O_OPTION,
+    O_USAGE
 };
 
 static const struct option longopts[] = {
@@ -80,6 +83,7 @@ static const struct option longopts[] = {
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"retries", required_argument, NULL, O_RETRIES},
     {"option", required_argument, NULL, O_OPTION},
+    {"usage", no_argument, NULL, O_USAGE},
     CLI_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0}};
 
@@ -228,18 +232,51 @@ static int apply(const char *cmd, llmsvc_request *req, const setting *s, json_ob
     return EXIT_OK;
 }
 
-static void print_text(const llmsvc_response *resp)
+static void print_count(const char *label, int64_t v)
+{
+    if (v >= 0)
+        fprintf(stderr, "%s %lld", label, (long long)v);
+    else
+        fprintf(stderr, "%s unknown", label);
+}
+
+/* The message, then each file-search result; with usage, a summary on stderr. */
+static void print_text(const llmsvc_response *resp, int usage)
 {
     const char *msg = llmsvc_response_message(resp);
     fputs(msg, stdout);
     if (!*msg || msg[strlen(msg) - 1] != '\n')
         putchar('\n');
+    size_t n = llmsvc_response_file_result_count(resp);
+    for (size_t i = 0; i < n; i++) {
+        const llmsvc_file_result *f = llmsvc_response_file_result(resp, i);
+        printf("%s[%zu] score %.4f  %s (%s)\n    ", i ? "" : "\nfile search results:\n", i + 1,
+               f->score, f->filename, f->file_id);
+        for (const char *p = f->text; *p; p++) /* indent every line of the passage */
+            fputs(*p == '\n' ? "\n    " : (char[]){*p, 0}, stdout);
+        putchar('\n');
+    }
+    if (!usage)
+        return;
+    fflush(stdout);
+    print_count("tokens: input", llmsvc_response_tokens(resp, LLMSVC_TOKENS_INPUT));
+    print_count(" (cached", llmsvc_response_tokens(resp, LLMSVC_TOKENS_CACHED_INPUT));
+    print_count("), output", llmsvc_response_tokens(resp, LLMSVC_TOKENS_OUTPUT));
+    print_count(" (reasoning", llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING));
+    print_count("), total", llmsvc_response_tokens(resp, LLMSVC_TOKENS_TOTAL));
+    double cost = llmsvc_response_cost_usd(resp);
+    if (cost >= 0)
+        fprintf(stderr, "; cost $%.6f", cost);
+    fprintf(stderr, "; %s; %.2f ms; %s/%s\n", llmsvc_response_finish_reason(resp),
+            llmsvc_response_latency_ms(resp), llmsvc_response_provider(resp),
+            llmsvc_response_model(resp));
 }
 
 int cmd_call(int argc, char **argv)
 {
     cli_common c = {0};
     const char *request_file = NULL, *vector_store = NULL;
+    int show_usage = 0;
     long max_results = 0;
     setting *sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
@@ -266,6 +303,9 @@ int cmd_call(int argc, char **argv)
             break;
         case O_VECTOR_STORE:
             vector_store = optarg;
+            break;
+        case O_USAGE:
+            show_usage = 1;
             break;
         case O_MAX_RESULTS:
             if (cli_int(optarg, &max_results) < 0 || max_results < 1 || max_results > 1000) {
@@ -343,7 +383,7 @@ int cmd_call(int argc, char **argv)
         printf("%s\n", js);
         llmsvc_free(js);
     } else {
-        print_text(resp);
+        print_text(resp, show_usage);
     }
 out:
     json_object_put(opts);
