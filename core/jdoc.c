@@ -129,6 +129,18 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
             !valid_primitive(text + t->start, (size_t)(t->end - t->start)))
             return fail(d, err, "response body is not valid JSON at byte %zu", (size_t)t->start);
     }
+    /* jsmn lets some malformed objects through ({"a", "b": 1}, {"a": 1 "b": 2}):
+     * every member must be a string key holding exactly one value */
+    for (int i = 1; i < r; i++) {
+        const jsmntok_t *t = &d->tok[i], *par = &d->tok[t->parent];
+        int is_key = par->type == JSMN_OBJECT;
+        if ((is_key && (t->type != JSMN_STRING || t->size != 1 || i + 1 >= r ||
+                        d->tok[i + 1].parent != i)) ||
+            (!is_key && t->type == JSMN_STRING && t->size != 0) ||
+            (par->type == JSMN_STRING && par->size != 1))
+            return fail(d, err, "response body is not valid JSON at byte %zu",
+                        (size_t)t->start);
+    }
     for (int i = r - 1; i > 0; i--) {
         int par = d->tok[i].parent;
         if (d->end[i] > d->end[par])
