@@ -27,16 +27,10 @@ const llmsvc_runtime *host_enter(const llmsvc_runtime *rt)
 __attribute__((format(printf, 2, 3))) static void h_log(llmsvc_log_level level, const char *fmt,
                                                         ...)
 {
-    if (!rt_log_enabled(current_rt, level))
-        return;
-    buf b = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    int rc = buf_vprintf(&b, fmt, ap);
+    rt_logv(current_rt, level, fmt, ap);
     va_end(ap);
-    if (rc == 0)
-        rt_log_str(current_rt, level, buf_cstr(&b));
-    buf_free(&b);
 }
 
 __attribute__((format(printf, 2, 3))) static llmsvc_error *h_error_new(llmsvc_code code,

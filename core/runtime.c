@@ -51,18 +51,22 @@ void rt_log_str(const llmsvc_runtime *rt, llmsvc_log_level level, const char *ms
     fprintf(stderr, "llmsvc: %s: %s\n", names[level], msg);
 }
 
-void rt_logf(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, ...)
+void rt_logv(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, va_list ap)
 {
     if (!rt_log_enabled(rt, level))
         return;
     buf b = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (rc == 0)
+    if (buf_vprintf(&b, fmt, ap) == 0)
         rt_log_str(rt, level, buf_cstr(&b));
     buf_free(&b);
+}
+
+void rt_logf(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rt_logv(rt, level, fmt, ap);
+    va_end(ap);
 }
 
 static void loader_log(void *user, llmsvc_log_level level, const char *msg)

@@ -3,6 +3,8 @@
 #ifndef LLMSVC_RUNTIME_H
 #define LLMSVC_RUNTIME_H
 
+#include <stdarg.h>
+
 #include "http.h"
 #include "llmsvc/llmsvc.h"
 #include "loader.h"
@@ -25,6 +27,7 @@ struct llmsvc_runtime {
 /* Logging through the runtime's logger (rt may be NULL: stderr, warnings up). */
 int rt_log_enabled(const llmsvc_runtime *rt, llmsvc_log_level level);
 void rt_log_str(const llmsvc_runtime *rt, llmsvc_log_level level, const char *msg);
+void rt_logv(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, va_list ap);
 void rt_logf(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

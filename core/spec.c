@@ -24,7 +24,7 @@ const char *spec_cap_name(uint32_t bit)
     return "?";
 }
 
-static void free_strv(char **v, size_t n)
+void spec_strv_free(char **v, size_t n)
 {
     if (!v)
         return;
@@ -35,13 +35,13 @@ static void free_strv(char **v, size_t n)
 
 static void rule_free(param_rule *r)
 {
-    free_strv(r->values, r->n_values);
+    spec_strv_free(r->values, r->n_values);
     free(r->budgets);
     free(r->def_string);
-    free_strv(r->def_list, r->def_list_len);
+    spec_strv_free(r->def_list, r->def_list_len);
     free(r->wire);
     for (size_t i = 0; i < r->n_only_with; i++)
-        free_strv(r->only_with[i].values, r->only_with[i].n_values);
+        spec_strv_free(r->only_with[i].values, r->only_with[i].n_values);
     free(r->only_with);
 }
 
@@ -50,7 +50,7 @@ void model_spec_free(model_spec *m)
     if (!m)
         return;
     free(m->name);
-    free_strv(m->aliases, m->n_aliases);
+    spec_strv_free(m->aliases, m->n_aliases);
     free(m->description);
     for (int i = 0; i < P_COUNT; i++)
         rule_free(&m->params[i]);

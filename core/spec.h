@@ -85,6 +85,8 @@ struct provider_spec {
 uint32_t spec_cap_parse(const char *name);
 const char *spec_cap_name(uint32_t bit);
 
+/* Frees n strings and their array (NULL-safe). */
+void spec_strv_free(char **v, size_t n);
 void model_spec_free(model_spec *m);
 void provider_spec_free(provider_spec *p);
 

@@ -43,6 +43,14 @@ static int require_map(ydoc *d, yaml_node_t *n, const char *what)
     return -1;
 }
 
+/* The pairs of a mapping that must be one (see ydoc_pairs); -1 with a problem. */
+static int map_pairs(ydoc *d, yaml_node_t *node, const char *what, ypair **pairs, size_t *n)
+{
+    if (require_map(d, node, what) < 0)
+        return -1;
+    return ydoc_pairs(d, node, pairs, n);
+}
+
 static int valid_name(const char *s)
 {
     if (!s || !*s || strlen(s) > 120)
@@ -55,15 +63,6 @@ static int valid_name(const char *s)
             return 0;
     }
     return 1;
-}
-
-static void free_strv(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 static int in_list(char **v, size_t n, const char *s)
@@ -82,11 +81,9 @@ static const char *const rule_keys[] = {"type",    "min",  "max",      "values",
 
 static int parse_only_with(ydoc *d, yaml_node_t *node, param_rule *r, const char *pname)
 {
-    if (require_map(d, node, "only_with") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "only_with", &pairs, &n) < 0)
         return -1;
     int rc = 0;
     r->only_with = calloc(n ? n : 1, sizeof *r->only_with);
@@ -148,11 +145,9 @@ static int parse_default(ydoc *d, yaml_node_t *node, param_rule *r, const char *
 
 static int parse_budgets(ydoc *d, yaml_node_t *node, param_rule *r)
 {
-    if (require_map(d, node, "budgets") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "budgets", &pairs, &n) < 0)
         return -1;
     int rc = 0;
     r->budgets = malloc((r->n_values ? r->n_values : 1) * sizeof *r->budgets);
@@ -342,11 +337,9 @@ static int check_conditions(ydoc *d, model_spec *m)
 
 static int parse_parameters(ydoc *d, yaml_node_t *node, model_spec *m)
 {
-    if (require_map(d, node, "parameters") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "parameters", &pairs, &n) < 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n; i++)
@@ -381,11 +374,9 @@ static int parse_pricing(ydoc *d, yaml_node_t *node, model_spec *m)
 {
     static const char *const keys[] = {"input_per_mtok", "cached_input_per_mtok",
                                        "cache_write_per_mtok", "output_per_mtok"};
-    if (require_map(d, node, "pricing") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "pricing", &pairs, &n) < 0)
         return -1;
     double *slots[] = {&m->price.input, &m->price.cached_input, &m->price.cache_write,
                        &m->price.output};
@@ -412,11 +403,9 @@ static int parse_pricing(ydoc *d, yaml_node_t *node, model_spec *m)
 static int parse_lifecycle(ydoc *d, yaml_node_t *node, model_spec *m)
 {
     static const char *const keys[] = {"deprecated", "shutdown", "replacement"};
-    if (require_map(d, node, "lifecycle") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "lifecycle", &pairs, &n) < 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -458,7 +447,7 @@ static int parse_caps(ydoc *d, yaml_node_t *node, model_spec *m)
         }
         m->caps |= bit;
     }
-    free_strv(v, n);
+    spec_strv_free(v, n);
     return rc;
 }
 
@@ -579,11 +568,9 @@ static int parse_models(ydoc *d, yaml_node_t *node, provider_spec *p)
 static int parse_headers(ydoc *d, yaml_node_t *node, provider_spec *p)
 {
     static const char *const keys[] = {"value", "env", "secret"};
-    if (require_map(d, node, "headers") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "headers", &pairs, &n) < 0)
         return -1;
     p->headers = calloc(n ? n : 1, sizeof *p->headers);
     if (!p->headers) {
@@ -645,11 +632,9 @@ static int parse_headers(ydoc *d, yaml_node_t *node, provider_spec *p)
 
 static int parse_options(ydoc *d, yaml_node_t *node, provider_spec *p)
 {
-    if (require_map(d, node, "options") < 0)
-        return -1;
     ypair *pairs;
     size_t n;
-    if (ydoc_pairs(d, node, &pairs, &n) < 0)
+    if (map_pairs(d, node, "options", &pairs, &n) < 0)
         return -1;
     p->options = calloc(n ? n : 1, sizeof *p->options);
     if (!p->options) {
