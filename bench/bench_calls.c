@@ -61,7 +61,7 @@ typedef struct job {
     long failures;
 } job;
 
-static void *llmsvc_worker(void *arg)
+static void *llmsvc_side(void *arg)
 {
     job *j = arg;
     llmsvc_request *req;
@@ -335,7 +335,7 @@ int main(int argc, char **argv)
         if (threads < 1 || threads > 256)
             continue;
         /* warm connections and caches */
-        result warm = run(only && !strcmp(only, "curl") ? curl_worker : llmsvc_worker, rt, threads);
+        result warm = run(only && !strcmp(only, "curl") ? curl_worker : llmsvc_side, rt, threads);
         if (warm.failures) {
             fprintf(stderr, "bench: calls fail; not measuring\n");
             failed = 1;
@@ -346,7 +346,7 @@ int main(int argc, char **argv)
         result rb[16], ro[16], none = {1, 0, 0};
         for (int k = 0; k < rounds; k++) {
             rb[k] = only && strcmp(only, "curl") ? none : run(curl_worker, rt, threads);
-            ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_worker, rt, threads);
+            ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_side, rt, threads);
         }
         result base = median(rb, rounds), ours = median(ro, rounds);
         printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld\n", threads,

@@ -225,12 +225,16 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
     fill_cost(resp, ctx.model);
     resp->latency_ms = now_ms() - t0;
     call_ctx_clear(&ctx);
+    if (rt->records)
+        records_write_direct(rt, req, resp, NULL);
     host_enter(prev);
     *out = resp;
     return LLMSVC_OK;
 fail:
     call_ctx_clear(&ctx);
     llmsvc_response_free(resp);
+    if (rt->records)
+        records_write_direct(rt, req, NULL, e);
     host_enter(prev);
     return err_give(err, e);
 }

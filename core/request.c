@@ -51,6 +51,8 @@ LLMSVC_EXTERN void llmsvc_request_free(llmsvc_request *r)
     free(r->api_key);
     free(r->base_url);
     json_object_put(r->provider_options);
+    free(r->project_id);
+    free(r->organization_id);
     free(r);
 }
 
@@ -159,6 +161,15 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_unset(llmsvc_request *r, const char *na
         return LLMSVC_E_INVALID_ARG;
     value_clear(&r->params[id]);
     return LLMSVC_OK;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_project(llmsvc_request *r, const char *project_id,
+                                                     const char *organization_id)
+{
+    if (!r)
+        return LLMSVC_E_INVALID_ARG;
+    llmsvc_code rc = set_str(&r->project_id, project_id);
+    return rc == LLMSVC_OK ? set_str(&r->organization_id, organization_id) : rc;
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_request_set_base_url(llmsvc_request *r, const char *url)

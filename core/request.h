@@ -29,6 +29,8 @@ struct llmsvc_request {
     long timeout_ms; /* 0: runtime's */
     int max_retries; /* -1: runtime's */
     struct json_object *provider_options;
+    char *project_id;
+    char *organization_id;
 };
 
 /* JSON object ↔ request (request_json.c). from_json: VALIDATION naming the

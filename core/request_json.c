@@ -185,7 +185,8 @@ static int parse_llm(jctx *c, json_object *o)
 
 static int parse_root(jctx *c, json_object *o)
 {
-    static const char *const known[] = {"llm", "max_num_results", "provider_options"};
+    static const char *const known[] = {"llm", "max_num_results", "provider_options",
+                                        "project_id", "organization_id"};
     if (!json_object_is_type(o, json_type_object))
         return fail(c, "request", "the %s must be a JSON object%s", NULL);
     json_object_object_foreach(o, k, v)
@@ -202,6 +203,10 @@ static int parse_root(jctx *c, json_object *o)
                           NULL);
             else
                 c->r->max_num_results = (int)json_object_get_int64(v);
+        } else if (!strcmp(k, "project_id")) {
+            rc = get_string(c, v, "project_id", &c->r->project_id);
+        } else if (!strcmp(k, "organization_id")) {
+            rc = get_string(c, v, "organization_id", &c->r->organization_id);
         } else if (!strcmp(k, "provider_options")) {
             if (json_object_is_type(v, json_type_null))
                 continue;
@@ -328,6 +333,8 @@ json_object *request_to_json_object(const llmsvc_request *r)
         json_object_object_add(root, "max_num_results", json_object_new_int(r->max_num_results));
     if (r->provider_options)
         json_object_object_add(root, "provider_options", json_object_get(r->provider_options));
+    add_str(root, "project_id", r->project_id);
+    add_str(root, "organization_id", r->organization_id);
     return root;
 }
 

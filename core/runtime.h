@@ -22,6 +22,7 @@ struct llmsvc_runtime {
     registry reg;
     loader ld;
     transport *tp;
+    _Atomic(llmsvc_store *) records; /* direct calls are recorded here when set */
 };
 
 /* Logging through the runtime's logger (rt may be NULL: stderr, warnings up). */
@@ -30,6 +31,11 @@ void rt_log_str(const llmsvc_runtime *rt, llmsvc_log_level level, const char *ms
 void rt_logv(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, va_list ap);
 void rt_logf(const llmsvc_runtime *rt, llmsvc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Writes the call record of a direct call when records are on (records.c);
+ * a failure to write is logged, never returned. */
+void records_write_direct(llmsvc_runtime *rt, const llmsvc_request *req,
+                          const llmsvc_response *resp, const llmsvc_error *err);
 
 /* The default folders, derived from where libllmsvc itself lives: the
  * install's (lib/llmsvc/plugins, share/llmsvc/specs, etc/llmsvc/specs.d) or

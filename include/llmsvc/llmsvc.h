@@ -59,6 +59,8 @@ typedef struct llmsvc_error llmsvc_error;
 typedef struct llmsvc_runtime llmsvc_runtime;
 typedef struct llmsvc_request llmsvc_request;
 typedef struct llmsvc_response llmsvc_response;
+typedef struct llmsvc_store llmsvc_store;
+typedef struct llmsvc_worker llmsvc_worker;
 
 /* ---- version and memory ---- */
 
@@ -172,7 +174,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_new(llmsvc_request **out);
  *          "llm_model_spec": {"provider", "model", "temperature", "top_p",
  *                             "top_k", "max_tokens", "seed", "stop",
  *                             "reasoning": {"effort"}, "text": {"verbosity"}}},
- *  "max_num_results", "provider_options": {...}}
+ *  "max_num_results", "provider_options": {...}, "project_id", "organization_id"}
  * Unknown fields are VALIDATION errors naming the field. */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_from_json(llmsvc_request **out, const char *json,
                                                    size_t len, llmsvc_error **err);
@@ -202,6 +204,9 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_set_string(llmsvc_request *req, const c
 LLMSVC_EXTERN llmsvc_code llmsvc_request_add_stop(llmsvc_request *req, const char *stop);
 /* Removes a parameter set earlier. */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_unset(llmsvc_request *req, const char *name);
+/* Who the call is for, kept in its call record and job (each may be NULL). */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_project(llmsvc_request *req, const char *project_id,
+                                                     const char *organization_id);
 /* Per-call overrides of the runtime's settings; base_url replaces the spec's and
  * the environment's; api_key replaces the environment variable's value. */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_set_base_url(llmsvc_request *req, const char *url);
@@ -271,6 +276,110 @@ LLMSVC_EXTERN const llmsvc_file_result *llmsvc_response_file_result(const llmsvc
  *  "cost_usd","latency_ms","attempts","file_search_results":[...],...}
  * Unknown counts are null. *out freed with llmsvc_free. */
 LLMSVC_EXTERN llmsvc_code llmsvc_response_to_json(char **out, const llmsvc_response *resp);
+
+/* ---- job stores, jobs, workers and call records ---- */
+
+/* Opens a job store by URL: "sqlite:PATH" (the embedded default; the file and
+ * its folder are created when missing; WAL mode, safe for several processes on
+ * one machine) or "postgres://..." / "postgresql://..." (a libpq URI; many
+ * workers on many machines). The schema is created or upgraded on open, safely
+ * when several processes open the same store at once. STORE error when the
+ * store is unreachable, corrupt, or of a newer schema. Thread-safe. */
+LLMSVC_EXTERN llmsvc_code llmsvc_store_open(llmsvc_store **out, const char *url,
+                                            llmsvc_error **err);
+LLMSVC_EXTERN void llmsvc_store_close(llmsvc_store *st);
+/* The URL used when none is given: $LLMSVC_STORE, else
+ * "sqlite:$XDG_DATA_HOME/llmsvc/llmsvc.db" (XDG_DATA_HOME defaulting to
+ * ~/.local/share). *out freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_store_default_url(char **out);
+
+#define LLMSVC_JOB_OPTIONS_VERSION 1
+
+typedef struct llmsvc_job_options {
+    unsigned int version;        /* LLMSVC_JOB_OPTIONS_VERSION */
+    const char *project_id;      /* may be NULL */
+    const char *organization_id; /* may be NULL */
+    const char *idempotency_key; /* a second submit with the same key gives the first job's id */
+    int max_attempts;            /* attempts before a retryable failure is final; 0: 3 */
+} llmsvc_job_options;
+
+#define LLMSVC_JOB_OPTIONS_INIT { LLMSVC_JOB_OPTIONS_VERSION, NULL, NULL, NULL, 0 }
+
+/* Queues a call as a job (state "pending"); *job_id freed with llmsvc_free.
+ * The request is stored as JSON without any API key: a worker reads keys and
+ * base URLs from its own environment. */
+LLMSVC_EXTERN llmsvc_code llmsvc_job_submit(llmsvc_store *st, const llmsvc_request *req,
+                                            const llmsvc_job_options *opts, char **job_id,
+                                            llmsvc_error **err);
+/* The job as JSON: {"id", "state": "pending"|"running"|"succeeded"|"failed"|
+ * "cancelled", "attempts", "max_attempts", "project_id", "organization_id",
+ * "created_at", "started_at", "finished_at" (ISO 8601 UTC or null), "result"
+ * (the response JSON or null), "error" (the error JSON or null)}.
+ * NOT_FOUND for an unknown id. *json freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_job_get(llmsvc_store *st, const char *job_id, char **json,
+                                         llmsvc_error **err);
+/* Waits until the job has ended or timeout_ms passed (-1: no limit; TIMEOUT
+ * error then); *json as llmsvc_job_get. */
+LLMSVC_EXTERN llmsvc_code llmsvc_job_wait(llmsvc_store *st, const char *job_id, long timeout_ms,
+                                          char **json, llmsvc_error **err);
+/* Cancels a pending or running job (a running call's result is discarded when
+ * it arrives). VALIDATION when the job has already ended, NOT_FOUND when unknown. */
+LLMSVC_EXTERN llmsvc_code llmsvc_job_cancel(llmsvc_store *st, const char *job_id,
+                                            llmsvc_error **err);
+
+#define LLMSVC_WORKER_OPTIONS_VERSION 1
+
+typedef struct llmsvc_worker_options {
+    unsigned int version; /* LLMSVC_WORKER_OPTIONS_VERSION */
+    int concurrency;      /* jobs run at once (threads); 0: 4 */
+    long lease_ms;        /* a running job whose worker stops renewing this long runs
+                             again elsewhere; renewed every third of it; 0: 30000 */
+    long poll_ms;         /* longest sleep when idle (PostgreSQL wakes at once on a
+                             new job); 0: 1000 for SQLite, 5000 for PostgreSQL */
+} llmsvc_worker_options;
+
+#define LLMSVC_WORKER_OPTIONS_INIT { LLMSVC_WORKER_OPTIONS_VERSION, 0, 0, 0 }
+
+/* Starts threads that claim and run jobs from st through rt. Each job's
+ * attempt writes a call record. Retryable failures go back to pending with
+ * exponential back-off until max_attempts; others fail at once. */
+LLMSVC_EXTERN llmsvc_code llmsvc_worker_start(llmsvc_worker **out, llmsvc_runtime *rt,
+                                              llmsvc_store *st, const llmsvc_worker_options *opts,
+                                              llmsvc_error **err);
+/* Stops claiming; waits up to drain_ms for running jobs to finish, and
+ * releases the ones still running back to pending (their attempt not counted;
+ * their results, when the calls end, are dropped). Returns how many were
+ * released. A host about to exit can call this and exit; the threads are not
+ * waited for. */
+LLMSVC_EXTERN int llmsvc_worker_drain(llmsvc_worker *w, long drain_ms);
+/* llmsvc_worker_drain, then waits for every thread (calls still running end by
+ * their own timeouts) and frees w. */
+LLMSVC_EXTERN void llmsvc_worker_stop(llmsvc_worker *w, long drain_ms);
+/* Jobs this worker finished so far: succeeded, failed (final), requeued. */
+LLMSVC_EXTERN void llmsvc_worker_counts(const llmsvc_worker *w, long *succeeded, long *failed,
+                                        long *requeued);
+
+/* Records every direct llmsvc_call of rt in st (NULL: stop recording). st must
+ * stay open while rt is used. Jobs are always recorded in their own store. */
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_set_records(llmsvc_runtime *rt, llmsvc_store *st);
+
+#define LLMSVC_RECORDS_FILTER_VERSION 1
+
+typedef struct llmsvc_records_filter {
+    unsigned int version;   /* LLMSVC_RECORDS_FILTER_VERSION */
+    const char *project_id; /* NULL: all */
+    int64_t since_ms;       /* Unix time in ms; 0: all */
+    const char *group_by;   /* "model" (provider and model; the default) or "project" */
+} llmsvc_records_filter;
+
+#define LLMSVC_RECORDS_FILTER_INIT { LLMSVC_RECORDS_FILTER_VERSION, NULL, 0, NULL }
+
+/* Sums of the call records: a JSON array of {provider, model (or project_id),
+ * calls, failures, input_tokens, output_tokens, reasoning_tokens, cost_usd,
+ * latency_ms_avg}. *json freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_records_summary(llmsvc_store *st,
+                                                 const llmsvc_records_filter *filter, char **json,
+                                                 llmsvc_error **err);
 
 #ifdef __cplusplus
 }

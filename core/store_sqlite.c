@@ -1,0 +1,550 @@
+/* store_sqlite — the embedded job store: one SQLite file in WAL mode, safe for
+ * several worker processes on one machine (SQLite serialises writers; every
+ * claim and finish is one short write transaction). Idle workers poll
+ * `PRAGMA data_version`, which changes when another connection commits, so
+ * they wake within milliseconds of a submit without hammering the file. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "error.h"
+#include "store.h"
+
+/* Numbered schema versions; a store at version N has had 1..N applied. */
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE llmsvc_jobs ("
+    " id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, project_id TEXT,"
+    " organization_id TEXT, request TEXT NOT NULL, state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,"
+    " run_after INTEGER NOT NULL, lease_owner TEXT, lease_until INTEGER,"
+    " created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+    " result TEXT, error TEXT);"
+    "CREATE INDEX llmsvc_jobs_runnable ON llmsvc_jobs(state, run_after);"
+    "CREATE TABLE llmsvc_records ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT, attempt INTEGER,"
+    " project_id TEXT, organization_id TEXT, provider TEXT, model TEXT,"
+    " status TEXT NOT NULL, input_tokens INTEGER, output_tokens INTEGER,"
+    " reasoning_tokens INTEGER, cost_usd REAL, latency_ms REAL, request TEXT,"
+    " response TEXT, error TEXT, created_at INTEGER NOT NULL);"
+    "CREATE INDEX llmsvc_records_time ON llmsvc_records(created_at);"
+    "CREATE INDEX llmsvc_records_job ON llmsvc_records(job_id);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
+
+#define JOB_COLS                                                                      \
+    "id, state, attempts, max_attempts, project_id, organization_id, idempotency_key," \
+    " request, result, error, created_at, started_at, finished_at, run_after"
+
+enum {
+    S_SUBMIT,
+    S_BY_KEY,
+    S_GET,
+    S_CLAIM,
+    S_RENEW,
+    S_FINISH,
+    S_RECORD,
+    S_STATE,
+    S_CANCEL,
+    S_VERSION,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_SUBMIT] = "INSERT INTO llmsvc_jobs (id, idempotency_key, project_id, organization_id,"
+                 " request, state, attempts, max_attempts, run_after, created_at)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?7)"
+                 " ON CONFLICT (idempotency_key) DO NOTHING",
+    [S_BY_KEY] = "SELECT id FROM llmsvc_jobs WHERE idempotency_key = ?1",
+    [S_GET] = "SELECT " JOB_COLS " FROM llmsvc_jobs WHERE id = ?1",
+    [S_CLAIM] = "UPDATE llmsvc_jobs SET state = 'running', lease_owner = ?1,"
+                " lease_until = ?2 + ?3, attempts = attempts + 1,"
+                " started_at = COALESCE(started_at, ?2)"
+                " WHERE id = (SELECT id FROM llmsvc_jobs"
+                "  WHERE (state = 'pending' AND run_after <= ?2)"
+                "     OR (state = 'running' AND lease_until < ?2)"
+                "  ORDER BY run_after, created_at LIMIT 1)"
+                " RETURNING " JOB_COLS,
+    [S_RENEW] = "UPDATE llmsvc_jobs SET lease_until = ?3"
+                " WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",
+    /* ?3 kind: 0 succeeded, 1 failed, 2 requeue, 3 release */
+    [S_FINISH] = "UPDATE llmsvc_jobs SET"
+                 " state = CASE ?3 WHEN 0 THEN 'succeeded' WHEN 1 THEN 'failed' ELSE 'pending' END,"
+                 " result = CASE ?3 WHEN 0 THEN ?4 ELSE result END,"
+                 " error = CASE ?3 WHEN 3 THEN error ELSE ?5 END,"
+                 " run_after = CASE ?3 WHEN 2 THEN ?6 ELSE run_after END,"
+                 " attempts = CASE ?3 WHEN 3 THEN attempts - 1 ELSE attempts END,"
+                 " finished_at = CASE WHEN ?3 < 2 THEN ?7 ELSE NULL END,"
+                 " lease_owner = NULL, lease_until = NULL"
+                 " WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",
+    [S_RECORD] = "INSERT INTO llmsvc_records (job_id, attempt, project_id, organization_id,"
+                 " provider, model, status, input_tokens, output_tokens, reasoning_tokens,"
+                 " cost_usd, latency_ms, request, response, error, created_at)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [S_STATE] = "SELECT state FROM llmsvc_jobs WHERE id = ?1",
+    [S_CANCEL] = "UPDATE llmsvc_jobs SET state = 'cancelled', finished_at = ?2,"
+                 " lease_owner = NULL, lease_until = NULL"
+                 " WHERE id = ?1 AND state IN ('pending', 'running')",
+    [S_VERSION] = "PRAGMA data_version",
+};
+
+struct store_conn {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[S_COUNT];
+    int64_t data_version;
+};
+
+/* ---- errors ---- */
+
+static llmsvc_code db_error(store_conn *c, const char *what, llmsvc_error **err)
+{
+    int rc = sqlite3_extended_errcode(c->db);
+    llmsvc_error *e = err_new(LLMSVC_E_STORE, "sqlite:%s: %s: %s", c->path, what,
+                              sqlite3_errmsg(c->db));
+    /* a busy or locked database clears up; a corrupt or full one does not */
+    e->retryable = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    return err_give(err, e);
+}
+
+static int exec(store_conn *c, const char *q)
+{
+    return sqlite3_exec(c->db, q, NULL, NULL, NULL);
+}
+
+/* ---- connecting and migrating ---- */
+
+static int mkdir_parents(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static llmsvc_code migrate(store_conn *c, llmsvc_error **err)
+{
+    /* BEGIN IMMEDIATE takes the write lock: two processes starting at once
+     * apply the migrations one after the other, the second finding them done */
+    if (exec(c, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_error(c, "cannot lock the schema", err);
+    if (exec(c, "CREATE TABLE IF NOT EXISTS llmsvc_schema (version INTEGER NOT NULL)") !=
+        SQLITE_OK)
+        goto fail;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM llmsvc_schema", -1, &q,
+                           NULL) != SQLITE_OK)
+        goto fail;
+    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (version < 0)
+        goto fail;
+    if (version > SCHEMA_VERSION) {
+        exec(c, "ROLLBACK");
+        return err_set(err, LLMSVC_E_STORE,
+                       "sqlite:%s has schema version %d, newer than this llmsvc's %d; upgrade "
+                       "llmsvc",
+                       c->path, version, SCHEMA_VERSION);
+    }
+    for (int v = version + 1; v <= SCHEMA_VERSION; v++) {
+        char ins[96];
+        snprintf(ins, sizeof ins, "INSERT INTO llmsvc_schema (version) VALUES (%d)", v);
+        if (exec(c, migrations[v - 1]) != SQLITE_OK || exec(c, ins) != SQLITE_OK)
+            goto fail;
+    }
+    if (exec(c, "COMMIT") != SQLITE_OK)
+        goto fail;
+    return LLMSVC_OK;
+fail: {
+    llmsvc_code code = db_error(c, "cannot create or upgrade the schema", err);
+    exec(c, "ROLLBACK");
+    return code;
+}
+}
+
+static void sq_disconnect(store_conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c->path);
+    free(c);
+}
+
+static llmsvc_code sq_connect(const char *url, store_conn **out, llmsvc_error **err)
+{
+    const char *path = url + strlen("sqlite:");
+    if (!strncmp(path, "//", 2))
+        path += 2; /* sqlite://PATH too */
+    if (!*path)
+        return err_set(err, LLMSVC_E_STORE, "store URL '%s' names no file (sqlite:PATH)", url);
+    store_conn *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        return err_give(err, err_nomem());
+    }
+    if (mkdir_parents(path) < 0) {
+        llmsvc_code code = err_set(err, LLMSVC_E_STORE, "sqlite:%s: cannot create its folder: %s",
+                                   path, strerror(errno));
+        sq_disconnect(c);
+        return code;
+    }
+    llmsvc_code code;
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        code = c->db ? db_error(c, "cannot open", err)
+                     : err_set(err, LLMSVC_E_STORE, "sqlite:%s: cannot open", path);
+        sq_disconnect(c);
+        return code;
+    }
+    sqlite3_busy_timeout(c->db, 15000);
+    if (exec(c, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
+        exec(c, "PRAGMA synchronous = NORMAL") != SQLITE_OK) {
+        code = db_error(c, "not a usable SQLite database", err);
+        sq_disconnect(c);
+        return code;
+    }
+    if ((code = migrate(c, err)) != LLMSVC_OK) {
+        sq_disconnect(c);
+        return code;
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(c->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
+            SQLITE_OK) {
+            code = db_error(c, "cannot prepare a statement", err);
+            sq_disconnect(c);
+            return code;
+        }
+    }
+    *out = c;
+    return LLMSVC_OK;
+}
+
+/* ---- binding and reading ---- */
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void bind_count(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v >= 0)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static int64_t col_time(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, i);
+}
+
+static void read_row(sqlite3_stmt *s, job_row *r)
+{
+    r->id = col_text(s, 0);
+    r->state = col_text(s, 1);
+    r->attempts = sqlite3_column_int(s, 2);
+    r->max_attempts = sqlite3_column_int(s, 3);
+    r->project_id = col_text(s, 4);
+    r->organization_id = col_text(s, 5);
+    r->idempotency_key = col_text(s, 6);
+    r->request = col_text(s, 7);
+    r->result = col_text(s, 8);
+    r->error = col_text(s, 9);
+    r->created_at = col_time(s, 10);
+    r->started_at = col_time(s, 11);
+    r->finished_at = col_time(s, 12);
+    r->run_after = col_time(s, 13);
+}
+
+/* Steps a statement to its end; 0 or -1. */
+static int run(sqlite3_stmt *s)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- operations ---- */
+
+static llmsvc_code sq_submit(store_conn *c, const job_new *j, char **id, int *created,
+                             llmsvc_error **err)
+{
+    sqlite3_stmt *s = c->st[S_SUBMIT];
+    sqlite3_clear_bindings(s);
+    bind_text(s, 1, j->id);
+    bind_text(s, 2, j->idempotency_key);
+    bind_text(s, 3, j->project_id);
+    bind_text(s, 4, j->organization_id);
+    bind_text(s, 5, j->request);
+    sqlite3_bind_int(s, 6, j->max_attempts);
+    sqlite3_bind_int64(s, 7, j->now);
+    if (run(s) < 0)
+        return db_error(c, "cannot add the job", err);
+    *created = sqlite3_changes(c->db) == 1;
+    if (*created) {
+        *id = strdup(j->id);
+        return *id ? LLMSVC_OK : err_give(err, err_nomem());
+    }
+    s = c->st[S_BY_KEY];
+    bind_text(s, 1, j->idempotency_key);
+    int rc = sqlite3_step(s);
+    *id = rc == SQLITE_ROW ? col_text(s, 0) : NULL;
+    sqlite3_reset(s);
+    if (!*id)
+        return db_error(c, "cannot find the job of that idempotency key", err);
+    return LLMSVC_OK;
+}
+
+static llmsvc_code sq_get(store_conn *c, const char *id, job_row *out, llmsvc_error **err)
+{
+    sqlite3_stmt *s = c->st[S_GET];
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_row(s, out);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return LLMSVC_OK;
+    if (rc == SQLITE_DONE)
+        return err_set(err, LLMSVC_E_NOT_FOUND, "no job '%s' in sqlite:%s", id, c->path);
+    return db_error(c, "cannot read the job", err);
+}
+
+static llmsvc_code sq_claim(store_conn *c, const char *owner, int64_t now, long lease_ms,
+                            job_row *out, int *got, llmsvc_error **err)
+{
+    sqlite3_stmt *s = c->st[S_CLAIM];
+    bind_text(s, 1, owner);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, lease_ms);
+    int rc = sqlite3_step(s);
+    *got = rc == SQLITE_ROW;
+    if (*got) {
+        read_row(s, out);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        if (*got)
+            store_row_clear(out);
+        *got = 0;
+        return db_error(c, "cannot claim a job", err);
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code sq_renew(store_conn *c, const char *id, const char *owner, int64_t until,
+                            int *owned, llmsvc_error **err)
+{
+    sqlite3_stmt *s = c->st[S_RENEW];
+    bind_text(s, 1, id);
+    bind_text(s, 2, owner);
+    sqlite3_bind_int64(s, 3, until);
+    if (run(s) < 0)
+        return db_error(c, "cannot renew a lease", err);
+    *owned = sqlite3_changes(c->db) == 1;
+    return LLMSVC_OK;
+}
+
+static int insert_record(store_conn *c, const call_record *r)
+{
+    sqlite3_stmt *s = c->st[S_RECORD];
+    sqlite3_clear_bindings(s);
+    bind_text(s, 1, r->job_id);
+    sqlite3_bind_int(s, 2, r->attempt);
+    bind_text(s, 3, r->project_id);
+    bind_text(s, 4, r->organization_id);
+    bind_text(s, 5, r->provider);
+    bind_text(s, 6, r->model);
+    bind_text(s, 7, r->status);
+    bind_count(s, 8, r->input_tokens);
+    bind_count(s, 9, r->output_tokens);
+    bind_count(s, 10, r->reasoning_tokens);
+    if (r->cost_usd >= 0)
+        sqlite3_bind_double(s, 11, r->cost_usd);
+    sqlite3_bind_double(s, 12, r->latency_ms);
+    bind_text(s, 13, r->request);
+    bind_text(s, 14, r->response);
+    bind_text(s, 15, r->error);
+    sqlite3_bind_int64(s, 16, r->created_at);
+    return run(s);
+}
+
+static llmsvc_code sq_finish(store_conn *c, const job_finish *f, int *applied,
+                             llmsvc_error **err)
+{
+    if (exec(c, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_error(c, "cannot finish a job", err);
+    sqlite3_stmt *s = c->st[S_FINISH];
+    sqlite3_clear_bindings(s);
+    bind_text(s, 1, f->id);
+    bind_text(s, 2, f->owner);
+    sqlite3_bind_int(s, 3, (int)f->kind);
+    bind_text(s, 4, f->result);
+    bind_text(s, 5, f->error);
+    sqlite3_bind_int64(s, 6, f->run_after);
+    sqlite3_bind_int64(s, 7, f->now);
+    if (run(s) < 0)
+        goto fail;
+    *applied = sqlite3_changes(c->db) == 1;
+    if (*applied && f->record && insert_record(c, f->record) < 0)
+        goto fail;
+    if (exec(c, "COMMIT") != SQLITE_OK)
+        goto fail;
+    return LLMSVC_OK;
+fail: {
+    llmsvc_code code = db_error(c, "cannot finish a job", err);
+    exec(c, "ROLLBACK");
+    *applied = 0;
+    return code;
+}
+}
+
+static llmsvc_code sq_cancel(store_conn *c, const char *id, int64_t now, char **state,
+                             llmsvc_error **err)
+{
+    if (exec(c, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_error(c, "cannot cancel the job", err);
+    sqlite3_stmt *s = c->st[S_STATE];
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    *state = rc == SQLITE_ROW ? col_text(s, 0) : NULL;
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) {
+        exec(c, "ROLLBACK");
+        return err_set(err, LLMSVC_E_NOT_FOUND, "no job '%s' in sqlite:%s", id, c->path);
+    }
+    s = c->st[S_CANCEL];
+    bind_text(s, 1, id);
+    sqlite3_bind_int64(s, 2, now);
+    if (rc != SQLITE_ROW || run(s) < 0 || exec(c, "COMMIT") != SQLITE_OK) {
+        llmsvc_code code = db_error(c, "cannot cancel the job", err);
+        exec(c, "ROLLBACK");
+        free(*state);
+        *state = NULL;
+        return code;
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code sq_record(store_conn *c, const call_record *r, llmsvc_error **err)
+{
+    return insert_record(c, r) < 0 ? db_error(c, "cannot write a call record", err) : LLMSVC_OK;
+}
+
+static llmsvc_code sq_summary(store_conn *c, const records_query *q, records_row **rows,
+                              size_t *n, llmsvc_error **err)
+{
+    const char *by = q->by_project ? "COALESCE(project_id, ''), NULL" : "provider, model";
+    char query[1024];
+    snprintf(query, sizeof query,
+             "SELECT %s, COUNT(*), SUM(status <> 'succeeded'), SUM(COALESCE(input_tokens, 0)),"
+             " SUM(COALESCE(output_tokens, 0)), SUM(COALESCE(reasoning_tokens, 0)),"
+             " SUM(COALESCE(cost_usd, 0)), SUM(COALESCE(latency_ms, 0))"
+             " FROM llmsvc_records WHERE (?1 IS NULL OR project_id = ?1) AND created_at >= ?2"
+             " GROUP BY 1, 2 ORDER BY 1, 2",
+             by);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db, query, -1, &s, NULL) != SQLITE_OK)
+        return db_error(c, "cannot sum the records", err);
+    bind_text(s, 1, q->project_id);
+    sqlite3_bind_int64(s, 2, q->since);
+    records_row *v = NULL;
+    size_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        records_row *nv = realloc(v, (count + 1) * sizeof *nv);
+        if (!nv) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        v = nv;
+        records_row *r = &v[count++];
+        r->key1 = col_text(s, 0);
+        r->key2 = col_text(s, 1);
+        r->calls = sqlite3_column_int64(s, 2);
+        r->failures = sqlite3_column_int64(s, 3);
+        r->input_tokens = sqlite3_column_int64(s, 4);
+        r->output_tokens = sqlite3_column_int64(s, 5);
+        r->reasoning_tokens = sqlite3_column_int64(s, 6);
+        r->cost_usd = sqlite3_column_double(s, 7);
+        r->latency_ms_sum = sqlite3_column_double(s, 8);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        store_rows_free(v, count);
+        return db_error(c, "cannot sum the records", err);
+    }
+    *rows = v;
+    *n = count;
+    return LLMSVC_OK;
+}
+
+static int64_t data_version(store_conn *c)
+{
+    sqlite3_stmt *s = c->st[S_VERSION];
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    return v;
+}
+
+static void sq_wait_work(store_conn *c, long timeout_ms)
+{
+    /* data_version changes when another connection commits: a submit, a
+     * requeue, a finished job. Checking it is a read of shared memory (WAL). */
+    int64_t start = store_now_ms(), v0 = data_version(c);
+    long step = 2;
+    while (store_now_ms() - start < timeout_ms) {
+        struct timespec ts = {0, step * 1000000L};
+        nanosleep(&ts, NULL);
+        if (data_version(c) != v0)
+            return;
+        if (step < 50)
+            step *= 2;
+    }
+}
+
+const store_engine store_sqlite_engine = {
+    .name = "sqlite",
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .submit = sq_submit,
+    .get = sq_get,
+    .claim = sq_claim,
+    .renew = sq_renew,
+    .finish = sq_finish,
+    .cancel = sq_cancel,
+    .record = sq_record,
+    .summary = sq_summary,
+    .wait_work = sq_wait_work,
+};
