@@ -45,6 +45,7 @@ int cli_exit_code(llmsvc_code code)
     case LLMSVC_E_TRANSPORT:
         return EXIT_TRANSPORT;
     case LLMSVC_E_CONFIG:
+    case LLMSVC_E_STORE:
         return EXIT_CONFIG;
     default:
         return EXIT_OTHER;
@@ -128,6 +129,25 @@ int cli_open(const cli_common *c, llmsvc_runtime **rt)
         int rc = cli_fail(c, err);
         llmsvc_error_free(err);
         return rc;
+    }
+    return EXIT_OK;
+}
+
+int cli_open_store(const cli_common *c, const char *url, llmsvc_store **st)
+{
+    char *def = NULL;
+    if (!url) {
+        if (llmsvc_store_default_url(&def) != LLMSVC_OK)
+            return cli_fail_code(c, LLMSVC_E_NOMEM, "out of memory");
+        url = def;
+    }
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_store_open(st, url, &err);
+    llmsvc_free(def);
+    if (rc != LLMSVC_OK) {
+        int code = cli_fail(c, err);
+        llmsvc_error_free(err);
+        return code;
     }
     return EXIT_OK;
 }

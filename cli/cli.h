@@ -65,15 +65,59 @@ int cli_fail_code(const cli_common *c, llmsvc_code code, const char *fmt, ...)
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens the runtime the common options describe, or prints the error. */
 int cli_open(const cli_common *c, llmsvc_runtime **rt);
+/* Opens the store at url, or at llmsvc_store_default_url when url is NULL;
+ * prints the error on failure. */
+int cli_open_store(const cli_common *c, const char *url, llmsvc_store **st);
 /* Parses a number; 0 ok, -1 not a number. */
 int cli_number(const char *s, double *out);
 int cli_int(const char *s, long *out);
 /* Prints a JSON text indented for people (json-c pretty printing). */
 void cli_print_json(FILE *f, const char *json, int pretty);
 
+/* The call options (request_opts.c), shared by call and job submit. */
+typedef struct call_args {
+    cli_common c;
+    llmsvc_request *req;
+    int help; /* --help was given and the usage printed */
+    int show_usage;
+    const char *store;
+    const char *project;
+    const char *org;
+    const char *idempotency_key;
+    long max_attempts;
+} call_args;
+
+/* Parses argv and builds a->req; EXIT_OK, or an exit code after printing why. */
+int call_args_parse(const char *cmd, const char *usage_text, int argc, char **argv, call_args *a);
+void call_args_free(call_args *a);
+/* The help lines of the call options, for usage texts. */
+#define CLI_CALL_OPTIONS_HELP \
+  "  --provider P            provider name (llmsvc models lists them)\n" \
+  "  --model M               model name or alias\n" \
+  "  --request FILE|-        request JSON ({\"llm\": {\"prompt\", \"llm_model_spec\": {...}}})\n" \
+  "  --instructions TEXT     system prompt\n" \
+  "  --temperature X         sampling temperature\n" \
+  "  --top-p X               nucleus sampling\n" \
+  "  --top-k N               top-k sampling\n" \
+  "  --max-tokens N          output token limit\n" \
+  "  --reasoning-effort E    none, minimal, low, medium, high, xhigh, max (per model)\n" \
+  "  --verbosity V           low, medium, high\n" \
+  "  --seed N                sampling seed\n" \
+  "  --stop TEXT             a stop sequence (repeatable)\n" \
+  "  --vector-store ID       search this vector store (file_search)\n" \
+  "  --max-results N         file-search results to return\n" \
+  "  --base-url URL          send to this endpoint instead of the spec's\n" \
+  "  --timeout SECONDS       per attempt (default 600)\n" \
+  "  --retries N             retries of retryable failures (default 2)\n" \
+  "  --option KEY=VALUE      provider_options entry; VALUE is JSON or a string (repeatable)\n" \
+  "  --usage                 after the answer, token counts, cost and latency on stderr\n"
+
 int cmd_call(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_specs(int argc, char **argv);
+int cmd_job(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_records(int argc, char **argv);
 
 #endif

@@ -13,10 +13,14 @@ static const char usage_text[] =
     "  models         list the models of the loaded specs\n"
     "  plugins        list the provider plugins tried, loaded or refused\n"
     "  specs check    check spec files (file:line:col for every problem)\n"
+    "  job            submit, status, wait, cancel: calls as background jobs\n"
+    "  worker         run jobs from a store (SQLite or PostgreSQL) until SIGTERM\n"
+    "  records        sum the call records: calls, tokens, cost by model\n"
     "\n"
     "'llmsvc COMMAND --help' describes a command.\n"
     "Environment: LLMSVC_PLUGIN_PATH, LLMSVC_SPEC_PATH (':'-separated folders), and\n"
-    "the key and base-URL variables each spec names (OPENAI_API_KEY, ...).\n";
+    "LLMSVC_STORE (the job store URL), and the key and base-URL variables each\n"
+    "spec names (OPENAI_API_KEY, ...).\n";
 
 int main(int argc, char **argv)
 {
@@ -42,6 +46,12 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "specs"))
         return cmd_specs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "job"))
+        return cmd_job(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker"))
+        return cmd_worker(argc - 1, argv + 1);
+    if (!strcmp(cmd, "records"))
+        return cmd_records(argc - 1, argv + 1);
     fprintf(stderr, "llmsvc: unknown command '%s'\n\n%s", cmd, usage_text);
     return EXIT_USAGE;
 }

@@ -351,8 +351,8 @@ static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_reque
     return LLMSVC_OK;
 }
 
-llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
-                         llmsvc_error **err)
+static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
+                         int endpoint, llmsvc_error **err)
 {
     memset(ctx, 0, sizeof *ctx);
     if (!req->provider || !*req->provider)
@@ -397,7 +397,7 @@ llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, ca
         return c;
     }
     ctx->api = api;
-    if ((c = resolve_endpoint(rt, req, ctx, err)) != LLMSVC_OK) {
+    if (endpoint && (c = resolve_endpoint(rt, req, ctx, err)) != LLMSVC_OK) {
         call_ctx_clear(ctx);
         return c;
     }
@@ -415,4 +415,27 @@ llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     v->n_options = p->n_options;
     v->provider_options = req->provider_options;
     return LLMSVC_OK;
+}
+
+llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
+                         llmsvc_error **err)
+{
+    return check(rt, req, ctx, 1, err);
+}
+
+llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
+                       llmsvc_error **err)
+{
+    return check(rt, req, ctx, 0, err);
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_request *req,
+                                          llmsvc_error **err)
+{
+    if (!rt || !req)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_validate: NULL argument");
+    call_ctx ctx;
+    llmsvc_code c = call_check(rt, req, &ctx, err);
+    call_ctx_clear(&ctx);
+    return c;
 }

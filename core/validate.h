@@ -25,6 +25,10 @@ typedef struct call_ctx {
 
 llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
                          llmsvc_error **err);
+/* The same checks without the endpoint (base URL, API key): what a host that
+ * queues a job for another machine can check (llmsvc_validate). */
+llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
+                       llmsvc_error **err);
 void call_ctx_clear(call_ctx *ctx);
 
 /* Today's UTC date as "YYYY-MM-DD". */

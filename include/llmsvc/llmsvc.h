@@ -227,6 +227,12 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_set_provider_options(llmsvc_request *re
 LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *req,
                                       llmsvc_response **out, llmsvc_error **err);
 
+/* Checks req against its model's spec as llmsvc_call would (provider, model,
+ * lifecycle, parameters, capabilities, a plugin for its protocol), without the
+ * endpoint and key, and without sending anything. */
+LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_request *req,
+                                          llmsvc_error **err);
+
 /* ---- responses ---- */
 
 LLMSVC_EXTERN void llmsvc_response_free(llmsvc_response *resp);
