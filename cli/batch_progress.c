@@ -62,6 +62,11 @@ void progress_set_total(progress *p, long total)
     atomic_store(&p->total, total);
 }
 
+long progress_total(const progress *p)
+{
+    return atomic_load(&((progress *)p)->total);
+}
+
 double progress_elapsed(const progress *p)
 {
     return now_s() - p->start;

@@ -19,6 +19,8 @@ void progress_free(progress *p);
 /* Requests in the whole input, once known (until then the display has no bar
  * and no ETA). Any thread. */
 void progress_set_total(progress *p, long total);
+/* That total, or -1 while unknown. */
+long progress_total(const progress *p);
 
 /* This run's calls ended so far and how many of them failed; draws when a
  * redraw is due. Called by one thread, as often as it likes. */

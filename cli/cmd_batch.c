@@ -320,8 +320,7 @@ static char *peek_string(const char *text, const char *key)
 }
 
 /* --project/--org: each replaces its own field, the other stays the line's. */
-static llmsvc_code set_project(const batch *b, llmsvc_request *req, const char *text,
-                               llmsvc_error **err)
+static llmsvc_code set_project(const batch *b, llmsvc_request *req, const char *text)
 {
     char *project = b->project ? NULL : peek_string(text, "project_id");
     char *org = b->org ? NULL : peek_string(text, "organization_id");
@@ -329,22 +328,7 @@ static llmsvc_code set_project(const batch *b, llmsvc_request *req, const char *
                                                 b->org ? b->org : org);
     free(project);
     free(org);
-    if (rc != LLMSVC_OK)
-        cli_fail_code(NULL, rc, "--project or --org refused"); /* never for strings */
-    (void)err;
     return rc;
-}
-
-/* The error as JSON; a minimal object when there is no error object to show. */
-static char *error_json(llmsvc_code code, const llmsvc_error *err)
-{
-    char *js = NULL;
-    if (err && llmsvc_error_to_json(&js, err) == LLMSVC_OK)
-        return js;
-    char tmp[128];
-    snprintf(tmp, sizeof tmp, "{\"code\":\"%s\",\"message\":\"%s\",\"retryable\":false}",
-             llmsvc_code_name(code), err ? "out of memory" : "the call failed without a reason");
-    return strdup(tmp);
 }
 
 /* Runs one request line; its result line (malloc'd, or NULL out of memory). */
@@ -356,7 +340,7 @@ static char *run_line(const batch *b, long line, const char *text, size_t len, i
     char *js = NULL, *out;
     llmsvc_code rc = llmsvc_request_from_json(&req, text, len, &err);
     if (rc == LLMSVC_OK && (b->project || b->org))
-        rc = set_project(b, req, text, &err);
+        rc = set_project(b, req, text);
     if (rc == LLMSVC_OK)
         rc = llmsvc_call(b->rt, req, &resp, &err);
     if (rc == LLMSVC_OK && llmsvc_response_to_json(&js, resp) != LLMSVC_OK)
@@ -364,12 +348,15 @@ static char *run_line(const batch *b, long line, const char *text, size_t len, i
     *failed = rc != LLMSVC_OK;
     if (rc == LLMSVC_OK) {
         out = result_line(line, "response", js);
-        llmsvc_free(js);
-    } else {
-        js = error_json(rc, err);
+    } else if (err && llmsvc_error_to_json(&js, err) == LLMSVC_OK) {
         out = result_line(line, "error", js);
-        free(js); /* error_json's own strdup or llmsvc's malloc: both plain free */
+    } else { /* no error object to show (out of memory): its class at least */
+        char tmp[160];
+        snprintf(tmp, sizeof tmp, "{\"code\":\"%s\",\"message\":\"%s\",\"retryable\":false}",
+                 llmsvc_code_name(rc), err ? "out of memory" : "the call failed without a reason");
+        out = result_line(line, "error", tmp);
     }
+    llmsvc_free(js);
     llmsvc_error_free(err);
     llmsvc_response_free(resp);
     llmsvc_request_free(req);
@@ -508,6 +495,15 @@ static int write_slot(FILE *out, const slot *s)
                : 0;
 }
 
+/* Calls handed out and not yet ended. Under b->lock. */
+static long running(const batch *b)
+{
+    long n = 0;
+    for (uint64_t q = b->head; q < b->next; q++)
+        n += !b->ring[q % b->window].done;
+    return n;
+}
+
 /* Writes results in order until every worker has ended, or a stop has waited
  * DRAIN_MS for the running calls. Returns 1 if workers are still running. */
 static int write_results(batch *b, FILE *out, progress *pg, written *w)
@@ -516,6 +512,19 @@ static int write_results(batch *b, FILE *out, progress *pg, written *w)
     int abandoned = 0;
     pthread_mutex_lock(&b->lock);
     for (;;) {
+        if ((got_signal || w->io_errno) && !b->stopping) {
+            b->stopping = 1;
+            pthread_cond_broadcast(&b->space);
+        }
+        if (b->stopping && !deadline) {
+            deadline = now_ms() + DRAIN_MS;
+            long r = running(b);
+            if (got_signal && r > 0)
+                progress_print(pg,
+                               "llmsvc batch: stopping: waiting for %ld running call%s (at most "
+                               "%ld s; signal again to stop at once)",
+                               r, r == 1 ? "" : "s", DRAIN_MS / 1000);
+        }
         size_t n = 0;
         while (b->head + n < b->next && b->ring[(b->head + n) % b->window].done)
             n++;
@@ -523,8 +532,10 @@ static int write_results(batch *b, FILE *out, progress *pg, written *w)
             pthread_mutex_unlock(&b->lock);
             for (size_t i = 0; i < n && !w->io_errno; i++) {
                 const slot *s = &b->ring[(b->head + i) % b->window];
-                if (write_slot(out, s) != 0)
+                if (write_slot(out, s) != 0) {
                     w->io_errno = errno ? errno : EIO;
+                    break;
+                }
                 w->lines++;
                 w->failed += s->failed || !s->text;
             }
@@ -538,34 +549,17 @@ static int write_results(batch *b, FILE *out, progress *pg, written *w)
             }
             b->head += n;
             pthread_cond_broadcast(&b->space);
-            if (w->io_errno && !b->stopping) {
-                b->stopping = 1;
-                pthread_cond_broadcast(&b->space);
+        } else {
+            if (b->live == 0)
+                break;
+            if (deadline && now_ms() >= deadline) {
+                abandoned = 1;
+                break;
             }
-            continue;
+            struct timespec ts;
+            abs_after(&ts, TICK_MS);
+            pthread_cond_timedwait(&b->ready, &b->lock, &ts);
         }
-        if (b->live == 0)
-            break;
-        if (got_signal && !b->stopping) {
-            b->stopping = 1;
-            pthread_cond_broadcast(&b->space);
-        }
-        if (b->stopping && !deadline) {
-            deadline = now_ms() + DRAIN_MS;
-            long running = (long)(b->next - b->head);
-            if (got_signal && running > 0)
-                progress_print(pg,
-                               "llmsvc batch: stopping: waiting for up to %ld running call%s "
-                               "(at most %ld s; again to stop at once)",
-                               running, running == 1 ? "" : "s", DRAIN_MS / 1000);
-        }
-        if (deadline && now_ms() >= deadline) {
-            abandoned = 1;
-            break;
-        }
-        struct timespec ts;
-        abs_after(&ts, TICK_MS);
-        pthread_cond_timedwait(&b->ready, &b->lock, &ts);
         long done = b->done, failed = b->failed;
         pthread_mutex_unlock(&b->lock);
         progress_update(pg, done, failed);
@@ -806,15 +800,17 @@ int cmd_batch(int argc, char **argv)
     if (n_threads) {
         if (fflush(out) != 0 && !w.io_errno)
             w.io_errno = errno ? errno : EIO;
-        long total = -1;
-        if (b.eof && !b.read_errno && !got_signal && !w.io_errno)
-            total = ri.results + w.lines; /* every line ran: the count is exact */
-        summary(pg, output, &ri, &w, b.done, progress_elapsed(pg), total, got_signal);
+        pthread_mutex_lock(&b.lock);
+        long calls = b.done, left = running(&b);
+        int finished = b.eof && !b.read_errno && !b.stopping;
+        pthread_mutex_unlock(&b.lock);
+        /* when every line ran the count is exact, else it is the counter's */
+        long total = finished ? ri.results + w.lines : progress_total(pg);
+        summary(pg, output, &ri, &w, calls, progress_elapsed(pg), total, got_signal);
         if (abandoned)
-            progress_print(pg, "llmsvc batch: %ld call%s still running after %ld s were left "
+            progress_print(pg, "llmsvc batch: %ld call%s still running after %ld s left "
                                "unfinished; they run again on resume",
-                           (long)(b.next - b.head), b.next - b.head == 1 ? "" : "s",
-                           DRAIN_MS / 1000);
+                           left, left == 1 ? "" : "s", DRAIN_MS / 1000);
         if (w.io_errno) {
             progress_print(pg, "llmsvc batch: cannot write %s: %s", output, strerror(w.io_errno));
             rc = EXIT_OTHER;

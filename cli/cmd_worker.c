@@ -25,6 +25,10 @@ static const char usage_text[] =
     "  --drain SECONDS      on SIGTERM, how long running jobs may take to finish;\n"
     "                       the rest go back to the queue (default 30)\n" CLI_COMMON_HELP
     "\n"
+    "SIGHUP reloads the specs: running jobs finish on the old ones, new jobs use the\n"
+    "new ones; an edit with a problem is refused (file:line:col on stderr) and the\n"
+    "old specs stay.\n"
+    "\n"
     "A worker killed outright (SIGKILL) loses nothing: its jobs run again once\n"
     "their lease passes.\n";
 
@@ -117,8 +121,15 @@ int cmd_worker(int argc, char **argv)
             continue;
         if (sig != SIGHUP)
             break;
-        if (!c.quiet)
-            fprintf(stderr, "llmsvc worker: SIGHUP: spec reload is not available yet; ignored\n");
+        /* reload the specs: running jobs finish on the old ones; a bad edit
+         * changes nothing and is reported with file:line:col */
+        llmsvc_error *rerr = NULL;
+        if (llmsvc_runtime_reload_specs(rt, &rerr) == LLMSVC_OK)
+            fprintf(stderr, "llmsvc worker %d: SIGHUP: specs reloaded\n", (int)getpid());
+        else
+            fprintf(stderr, "llmsvc worker %d: SIGHUP: specs NOT reloaded, the old ones stay:\n%s\n",
+                    (int)getpid(), llmsvc_error_message(rerr));
+        llmsvc_error_free(rerr);
     }
     int released = llmsvc_worker_drain(w, (long)(drain * 1000));
     long ok, failed, requeued;

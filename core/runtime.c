@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "dirlist.h"
 #include "host.h"
 
 LLMSVC_EXTERN const char *llmsvc_version(void)
@@ -126,86 +127,29 @@ void rt_default_dirs(const char **plugins, const char **specs, const char **sysc
 
 /* ---- open / close ---- */
 
-typedef struct dirlist {
-    char **dirs;
-    int *missing_ok;
-    size_t n;
-} dirlist;
-
-static int dirlist_add(dirlist *l, const char *dir, int missing_ok)
-{
-    char **nd = realloc(l->dirs, (l->n + 1) * sizeof *nd);
-    if (!nd)
-        return -1;
-    l->dirs = nd;
-    int *nm = realloc(l->missing_ok, (l->n + 1) * sizeof *nm);
-    if (!nm)
-        return -1;
-    l->missing_ok = nm;
-    if (!(l->dirs[l->n] = strdup(dir)))
-        return -1;
-    l->missing_ok[l->n++] = missing_ok;
-    return 0;
-}
-
-static int dirlist_add_path(dirlist *l, const char *path)
-{
-    if (!path)
-        return 0;
-    char **v;
-    size_t n;
-    if (fs_split_path(path, &v, &n) < 0)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = dirlist_add(l, v[i], 0);
-    fs_free_list(v, n);
-    return rc;
-}
-
-static void dirlist_free(dirlist *l)
-{
-    fs_free_list(l->dirs, l->n);
-    free(l->missing_ok);
-}
-
 static int load_plugins(llmsvc_runtime *rt, const llmsvc_options *o)
 {
     dirlist l = {0};
-    const char *defp;
-    rt_default_dirs(&defp, NULL, NULL);
-    int rc = dirlist_add_path(&l, o->plugin_path);
-    if (!rc && !(rt->flags & LLMSVC_OPT_NO_ENV))
-        rc = dirlist_add_path(&l, getenv("LLMSVC_PLUGIN_PATH"));
-    if (!rc && !(rt->flags & LLMSVC_OPT_NO_DEFAULT_PLUGINS))
-        rc = dirlist_add(&l, defp, 1);
+    int rc = dirlist_plugins(&l, rt->flags, o->plugin_path);
     if (!rc)
         rc = loader_load(&rt->ld, l.dirs, l.missing_ok, l.n, loader_log, rt);
     dirlist_free(&l);
     return rc;
 }
 
-static int load_specs(llmsvc_runtime *rt, const llmsvc_options *o)
+/* Reads the spec folders into a new set; NULL on OOM. */
+static spec_set *load_specs(const llmsvc_runtime *rt)
 {
-    const char *defs, *sysconf;
-    rt_default_dirs(NULL, &defs, &sysconf);
     dirlist l = {0};
-    int rc = 0;
-    if (!(rt->flags & LLMSVC_OPT_NO_DEFAULT_SPECS)) {
-        rc = dirlist_add(&l, defs, 1);
-        if (!rc && sysconf)
-            rc = dirlist_add(&l, sysconf, 1);
-    }
-    if (!rc && !(rt->flags & LLMSVC_OPT_NO_ENV))
-        rc = dirlist_add_path(&l, getenv("LLMSVC_SPEC_PATH"));
-    if (!rc)
-        rc = dirlist_add_path(&l, o->spec_path);
-    for (size_t i = 0; i < l.n && rc == 0; i++)
-        rc = registry_add_path(&rt->reg, l.dirs[i], l.missing_ok[i]);
-    if (!rc)
-        rc = registry_finish(&rt->reg);
+    spec_set *set = dirlist_specs(&l, rt->flags, rt->spec_path) == 0 ? specset_load(&l) : NULL;
     dirlist_free(&l);
-    return rc;
+    return set;
+}
+
+static void keep_problems(llmsvc_runtime *rt, const spec_set *set)
+{
+    free(rt->spec_problems);
+    rt->spec_problems = set->reg.probs.count ? strdup(buf_cstr(&set->reg.probs.text)) : NULL;
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc_options *opts,
@@ -236,7 +180,11 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc
     rt->log = o.log;
     rt->log_user = o.log_user;
     rt->log_level = o.log_level;
-    registry_init(&rt->reg);
+    pthread_mutex_init(&rt->reload_mu, NULL);
+    if (o.spec_path && !(rt->spec_path = strdup(o.spec_path))) {
+        free(rt);
+        return err_give(err, err_nomem());
+    }
 
     llmsvc_code code = LLMSVC_OK;
     const llmsvc_runtime *prev = host_enter(rt);
@@ -245,17 +193,20 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc
         code = err_set(err, LLMSVC_E_CONFIG, "cannot initialise libcurl");
         goto fail;
     }
-    if (load_plugins(rt, &o) < 0 || load_specs(rt, &o) < 0) {
+    spec_set *set = NULL;
+    if (load_plugins(rt, &o) < 0 || !(set = load_specs(rt))) {
         code = err_give(err, err_nomem());
         goto fail;
     }
-    if (rt->reg.probs.count) {
+    specset_install(&rt->specs, set);
+    keep_problems(rt, set);
+    if (rt->spec_problems) {
         if (rt->flags & LLMSVC_OPT_STRICT_SPECS) {
-            code = err_set(err, LLMSVC_E_CONFIG, "%s", buf_cstr(&rt->reg.probs.text));
+            code = err_set(err, LLMSVC_E_CONFIG, "%s", rt->spec_problems);
             goto fail;
         }
         rt_logf(rt, LLMSVC_LOG_WARN, "spec problems (the files concerned were skipped):\n%s",
-                buf_cstr(&rt->reg.probs.text));
+                rt->spec_problems);
     }
     host_enter(prev);
     *out = rt;
@@ -273,14 +224,38 @@ LLMSVC_EXTERN void llmsvc_runtime_close(llmsvc_runtime *rt)
     const llmsvc_runtime *prev = host_enter(rt);
     loader_free(&rt->ld);
     host_enter(prev);
-    registry_free(&rt->reg);
+    specset_release(atomic_exchange(&rt->specs.current, NULL));
     transport_free(rt->tp);
+    pthread_mutex_destroy(&rt->reload_mu);
+    free(rt->spec_path);
+    free(rt->spec_problems);
     free(rt);
 }
 
 LLMSVC_EXTERN const char *llmsvc_runtime_spec_problems(const llmsvc_runtime *rt)
 {
-    return rt && rt->reg.probs.count ? buf_cstr(&rt->reg.probs.text) : NULL;
+    return rt ? rt->spec_problems : NULL;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_reload_specs(llmsvc_runtime *rt, llmsvc_error **err)
+{
+    if (!rt)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_runtime_reload_specs: NULL runtime");
+    pthread_mutex_lock(&rt->reload_mu);
+    llmsvc_code code = LLMSVC_OK;
+    spec_set *set = load_specs(rt);
+    if (!set) {
+        code = err_give(err, err_nomem());
+    } else if (set->reg.probs.count) {
+        /* a bad edit changes nothing: the calls go on with the specs they had */
+        code = err_set(err, LLMSVC_E_CONFIG, "%s", buf_cstr(&set->reg.probs.text));
+        specset_release(set);
+    } else {
+        specset_install(&rt->specs, set);
+        keep_problems(rt, set);
+    }
+    pthread_mutex_unlock(&rt->reload_mu);
+    return code;
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_specs_check(char **summary, const char *const *paths,
@@ -293,14 +268,8 @@ LLMSVC_EXTERN llmsvc_code llmsvc_specs_check(char **summary, const char *const *
     llmsvc_code code = LLMSVC_OK;
     if (n_paths == 0) {
         /* the folders a runtime would read */
-        const char *defs, *sysconf;
-        rt_default_dirs(NULL, &defs, &sysconf);
         dirlist l = {0};
-        int rc = dirlist_add(&l, defs, 1);
-        if (!rc && sysconf)
-            rc = dirlist_add(&l, sysconf, 1);
-        if (!rc)
-            rc = dirlist_add_path(&l, getenv("LLMSVC_SPEC_PATH"));
+        int rc = dirlist_specs(&l, 0, NULL);
         for (size_t i = 0; i < l.n && rc == 0; i++)
             rc = registry_add_path(&reg, l.dirs[i], l.missing_ok[i]);
         dirlist_free(&l);

@@ -3,12 +3,14 @@
 #ifndef LLMSVC_RUNTIME_H
 #define LLMSVC_RUNTIME_H
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "http.h"
 #include "llmsvc/llmsvc.h"
 #include "loader.h"
 #include "registry.h"
+#include "specset.h"
 
 struct llmsvc_runtime {
     unsigned flags;
@@ -19,7 +21,10 @@ struct llmsvc_runtime {
     llmsvc_log_fn log;
     void *log_user;
     llmsvc_log_level log_level;
-    registry reg;
+    char *spec_path;        /* the options' spec_path, read again on reload */
+    spec_slot specs;        /* the current spec set (specset.h) */
+    pthread_mutex_t reload_mu; /* one reload at a time; guards spec_problems */
+    char *spec_problems;    /* of the last load, or NULL */
     loader ld;
     transport *tp;
     _Atomic(llmsvc_store *) records; /* direct calls are recorded here when set */

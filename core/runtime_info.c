@@ -157,16 +157,21 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_models_json(char **out, llmsvc_runtime 
 {
     if (!out || !rt)
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_runtime_models_json: NULL argument");
-    if (provider && !registry_provider(&rt->reg, provider))
+    spec_set *set = specset_acquire(&rt->specs);
+    const registry *reg = &set->reg;
+    if (provider && !registry_provider(reg, provider)) {
+        specset_release(set);
         return err_set(err, LLMSVC_E_UNSUPPORTED_PROVIDER, "no spec defines provider '%s'",
                        provider);
+    }
     json_object *a = json_object_new_array();
-    for (size_t i = 0; a && i < rt->reg.n_providers; i++) {
-        const provider_spec *p = rt->reg.providers[i];
+    for (size_t i = 0; a && i < reg->n_providers; i++) {
+        const provider_spec *p = reg->providers[i];
         if (provider && strcmp(p->name, provider) != 0)
             continue;
         for (size_t j = 0; j < p->n_models; j++)
             json_object_array_add(a, model_json(p, p->models[j]));
     }
+    specset_release(set);
     return finish(out, a, err);
 }

@@ -22,20 +22,22 @@ void call_ctx_clear(call_ctx *ctx)
 {
     free(ctx->owned_base_url);
     ctx->owned_base_url = NULL;
+    specset_release(ctx->specs);
+    ctx->specs = NULL;
 }
 
 /* ---- resolving provider and model ---- */
 
-static llmsvc_code unsupported_provider(const llmsvc_runtime *rt, const char *name,
+static llmsvc_code unsupported_provider(const registry *reg, const char *name,
                                         llmsvc_error **err)
 {
     buf names = BUF_INIT;
     const char *cands[64];
     size_t n = 0;
-    for (size_t i = 0; i < rt->reg.n_providers; i++) {
-        buf_printf(&names, "%s%s", i ? ", " : "", rt->reg.providers[i]->name);
+    for (size_t i = 0; i < reg->n_providers; i++) {
+        buf_printf(&names, "%s%s", i ? ", " : "", reg->providers[i]->name);
         if (n < 64)
-            cands[n++] = rt->reg.providers[i]->name;
+            cands[n++] = reg->providers[i]->name;
     }
     const char *best = suggest_best(name, cands, n);
     llmsvc_error *e = err_new(LLMSVC_E_UNSUPPORTED_PROVIDER,
@@ -47,7 +49,7 @@ static llmsvc_code unsupported_provider(const llmsvc_runtime *rt, const char *na
     return err_give(err, e);
 }
 
-static llmsvc_code unknown_model(const llmsvc_runtime *rt, const provider_spec *p,
+static llmsvc_code unknown_model(const registry *reg, const provider_spec *p,
                                  const char *name, llmsvc_error **err)
 {
     /* up to three close names or aliases, closest first */
@@ -75,9 +77,9 @@ static llmsvc_code unknown_model(const llmsvc_runtime *rt, const provider_spec *
     }
     buf b = BUF_INIT;
     buf_printf(&b, "unknown model '%s' for provider '%s'", name, p->name);
-    for (size_t i = 0; i < rt->reg.n_providers; i++) {
-        const provider_spec *o = rt->reg.providers[i];
-        if (o != p && registry_model(&rt->reg, o->name, name)) {
+    for (size_t i = 0; i < reg->n_providers; i++) {
+        const provider_spec *o = reg->providers[i];
+        if (o != p && registry_model(reg, o->name, name)) {
             buf_printf(&b, "; provider '%s' has a model of that name", o->name);
             break;
         }
@@ -355,18 +357,20 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
                          int endpoint, llmsvc_error **err)
 {
     memset(ctx, 0, sizeof *ctx);
+    ctx->specs = specset_acquire((spec_slot *)&rt->specs);
+    const registry *reg = &ctx->specs->reg;
     if (!req->provider || !*req->provider)
         return err_set(err, LLMSVC_E_VALIDATION,
                        "the request names no provider (llm.llm_model_spec.provider)");
     if (!req->model || !*req->model)
         return err_set(err, LLMSVC_E_VALIDATION,
                        "the request names no model (llm.llm_model_spec.model)");
-    const provider_spec *p = registry_provider(&rt->reg, req->provider);
+    const provider_spec *p = registry_provider(reg, req->provider);
     if (!p)
-        return unsupported_provider(rt, req->provider, err);
-    const model_spec *m = registry_model(&rt->reg, p->name, req->model);
+        return unsupported_provider(reg, req->provider, err);
+    const model_spec *m = registry_model(reg, p->name, req->model);
     if (!m)
-        return unknown_model(rt, p, req->model, err);
+        return unknown_model(reg, p, req->model, err);
     llmsvc_code c = check_lifecycle(rt, m, err);
     if (c != LLMSVC_OK)
         return c;
@@ -397,10 +401,8 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
         return c;
     }
     ctx->api = api;
-    if (endpoint && (c = resolve_endpoint(rt, req, ctx, err)) != LLMSVC_OK) {
-        call_ctx_clear(ctx);
+    if (endpoint && (c = resolve_endpoint(rt, req, ctx, err)) != LLMSVC_OK)
         return c;
-    }
     llmsvc_call_info *v = &ctx->view;
     v->size = sizeof *v;
     v->provider = p->name;

@@ -21,6 +21,8 @@ typedef struct call_ctx {
     const model_spec *model;
     const api_rec *api;
     char *owned_base_url; /* when the environment's needed trimming */
+    spec_set *specs;      /* held from resolve to call_ctx_clear: the specs stay
+                             valid for the whole call even if reloaded meanwhile */
 } call_ctx;
 
 llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
@@ -29,6 +31,7 @@ llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, ca
  * queues a job for another machine can check (llmsvc_validate). */
 llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
                        llmsvc_error **err);
+/* Drops what the context holds; call it after every resolve or check. */
 void call_ctx_clear(call_ctx *ctx);
 
 /* Today's UTC date as "YYYY-MM-DD". */

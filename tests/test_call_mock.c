@@ -134,7 +134,7 @@ END_TEST
  * output price, per 1M tokens (specs/README.md, "Prices"). */
 static double expected_cost(const char *model, const llmsvc_response *r)
 {
-    const model_spec *m = registry_model(&rt->reg, "mock", model);
+    const model_spec *m = registry_model(&atomic_load(&rt->specs.current)->reg, "mock", model);
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(m->price.input > 0 && m->price.output > 0, "mock.yaml prices %s", model);
     int64_t in = llmsvc_response_tokens(r, LLMSVC_TOKENS_INPUT);

@@ -173,17 +173,17 @@ START_TEST(spec_path_is_read_after_llmsvc_spec_path)
     tu_setenv("LLMSVC_SPEC_PATH", SPECS "/override/base");
     llmsvc_runtime *rt = open_specs(
         SPECS "/override/site", LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS, NULL);
-    ck_assert_str_eq(registry_provider(&rt->reg, "acme")->base_url,
+    ck_assert_str_eq(registry_provider(&atomic_load(&rt->specs.current)->reg, "acme")->base_url,
                      "https://gateway.internal.example/acme");
-    ck_assert_ptr_nonnull(registry_model(&rt->reg, "acme", "acme-large")); /* from the env's */
+    ck_assert_ptr_nonnull(registry_model(&atomic_load(&rt->specs.current)->reg, "acme", "acme-large")); /* from the env's */
     llmsvc_runtime_close(rt);
 
     /* NO_ENV: only the option's folder */
     rt = open_specs(SPECS "/override/site",
                     LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS,
                     NULL);
-    ck_assert_ptr_null(registry_model(&rt->reg, "acme", "acme-large"));
-    ck_assert_ptr_nonnull(registry_model(&rt->reg, "acme", "acme-tiny"));
+    ck_assert_ptr_null(registry_model(&atomic_load(&rt->specs.current)->reg, "acme", "acme-large"));
+    ck_assert_ptr_nonnull(registry_model(&atomic_load(&rt->specs.current)->reg, "acme", "acme-tiny"));
     llmsvc_runtime_close(rt);
 }
 END_TEST
@@ -195,10 +195,10 @@ START_TEST(a_bad_file_is_skipped_while_the_good_ones_load)
     llmsvc_runtime *rt = open_specs(
         SPECS "/mixed",
         LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS, &log);
-    ck_assert_ptr_nonnull(registry_model(&rt->reg, "goodco", "good-1"));
-    ck_assert_ptr_nonnull(registry_model(&rt->reg, "goodco", "good"));
-    ck_assert_ptr_null(registry_model(&rt->reg, "goodco", "good-2")); /* c_bad.yaml */
-    ck_assert_ptr_null(registry_provider(&rt->reg, "badco"));         /* b_bad.yaml */
+    ck_assert_ptr_nonnull(registry_model(&atomic_load(&rt->specs.current)->reg, "goodco", "good-1"));
+    ck_assert_ptr_nonnull(registry_model(&atomic_load(&rt->specs.current)->reg, "goodco", "good"));
+    ck_assert_ptr_null(registry_model(&atomic_load(&rt->specs.current)->reg, "goodco", "good-2")); /* c_bad.yaml */
+    ck_assert_ptr_null(registry_provider(&atomic_load(&rt->specs.current)->reg, "badco"));         /* b_bad.yaml */
 
     const char *probs = llmsvc_runtime_spec_problems(rt);
     ck_assert_ptr_nonnull(probs);

@@ -443,7 +443,7 @@ START_TEST(the_original_modules_retired_openai_models_fail_naming_the_replacemen
     validate_today(today);
     static const char *const names[] = {"gpt-4", "o1", "gpt-4-0613"};
     for (size_t i = 0; i < 3; i++) {
-        const model_spec *m = registry_model(&ort->reg, "openai", names[i]);
+        const model_spec *m = registry_model(&atomic_load(&ort->specs.current)->reg, "openai", names[i]);
         ck_assert_msg(m != NULL, "specs/openai.yaml has no %s", names[i]);
         ck_assert_msg(m->shutdown[0] && strcmp(m->shutdown, today) <= 0 && m->replacement,
                       "specs/openai.yaml no longer retires %s", names[i]);

@@ -155,8 +155,15 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_plugins_json(char **out, llmsvc_runtime
 LLMSVC_EXTERN llmsvc_code llmsvc_runtime_models_json(char **out, llmsvc_runtime *rt,
                                                      const char *provider, llmsvc_error **err);
 /* Problems found while loading specs, one "file:line:col: message" per line,
- * or NULL when there were none. Owned by the runtime. */
+ * or NULL when there were none. Owned by the runtime; valid until the next
+ * reload. */
 LLMSVC_EXTERN const char *llmsvc_runtime_spec_problems(const llmsvc_runtime *rt);
+
+/* Reads the spec folders again and swaps the new specs in at once: calls in
+ * flight finish on the specs they started with, new calls see the new ones.
+ * When any file has a problem, nothing changes and CONFIG gives every problem
+ * as "file:line:col: message". Thread-safe; never waits for calls to end. */
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_reload_specs(llmsvc_runtime *rt, llmsvc_error **err);
 
 /* Checks spec files or folders without opening a runtime; with no paths, the
  * folders a runtime would read (the default ones and LLMSVC_SPEC_PATH). On
