@@ -1161,7 +1161,7 @@ START_TEST(a_corrupt_file_is_a_store_error_naming_it)
 }
 END_TEST
 
-START_TEST(a_store_whose_pages_are_damaged_fails_with_STORE_and_keeps_no_half_job)
+START_TEST(a_store_whose_pages_are_damaged_is_a_store_error_naming_it)
 {
     /* a real store with jobs, then its table pages overwritten: the header
      * still says SQLite, the b-trees are garbage */
@@ -1299,11 +1299,11 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("schema");
-    tcase_add_checked_fixture(tc, setup_mock, teardown_store);
+    tcase_add_checked_fixture(tc, setup_store, teardown_store);
     tcase_add_test(tc, processes_opening_a_fresh_store_at_once_all_succeed);
     tcase_add_test(tc, a_store_of_a_newer_schema_is_refused);
     tcase_add_test(tc, a_corrupt_file_is_a_store_error_naming_it);
-    tcase_add_test(tc, a_store_whose_pages_are_damaged_fails_with_STORE_and_keeps_no_half_job);
+    tcase_add_test(tc, a_store_whose_pages_are_damaged_is_a_store_error_naming_it);
     tcase_add_test(tc, an_unreachable_or_unwritable_path_is_a_store_error);
     suite_add_tcase(s, tc);
     return s;
