@@ -30,7 +30,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-progress *progress_new(int quiet, long prior_done)
+progress *progress_new(int quiet)
 {
     progress *p = calloc(1, sizeof *p);
     if (!p)
@@ -42,7 +42,6 @@ progress *progress_new(int quiet, long prior_done)
     p->tty = isatty(STDERR_FILENO);
     p->quiet = quiet;
     atomic_init(&p->total, -1);
-    p->prior_done = prior_done;
     p->start = p->last = now_s();
     return p;
 }
@@ -55,6 +54,11 @@ void progress_free(progress *p)
         fputs("\r\033[K", stderr);
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+void progress_set_prior(progress *p, long prior_done)
+{
+    p->prior_done = prior_done;
 }
 
 void progress_set_total(progress *p, long total)
@@ -81,16 +85,13 @@ void progress_duration(char *out, unsigned long size, double seconds)
         snprintf(out, size, "%lu:%02lu", s / 60, s % 60);
 }
 
-/* "ETA 1:39", or "" when it cannot be told yet. */
+/* The time left as "1:39" into out, or "" when it cannot be told yet. */
 static void eta(char *out, size_t size, long total, long all, double rate)
 {
-    char d[32];
-    if (total < 0 || rate <= 0 || all > total) {
+    if (total < 0 || rate <= 0 || all > total)
         out[0] = '\0';
-        return;
-    }
-    progress_duration(d, sizeof d, (double)(total - all) / rate);
-    snprintf(out, size, "  ETA %s", d);
+    else
+        progress_duration(out, size, (double)(total - all) / rate);
 }
 
 static int columns(void)
@@ -104,10 +105,10 @@ static int columns(void)
 /* The bar line, without \r: "[######------] 120/400  35.2/s  2 failed  ETA 0:08". */
 static void bar_line(char *out, size_t size, long total, long all, double rate, long failed)
 {
-    char e[48];
+    char e[32];
     eta(e, sizeof e, total, all, rate);
     if (total <= 0) {
-        snprintf(out, size, "%ld done  %.1f/s  %ld failed%s", all, rate, failed, e);
+        snprintf(out, size, "%ld done  %.1f/s  %ld failed", all, rate, failed);
         return;
     }
     char bar[BAR_WIDTH + 3];
@@ -117,7 +118,8 @@ static void bar_line(char *out, size_t size, long total, long all, double rate, 
         bar[i + 1] = i < fill ? '#' : '-';
     bar[BAR_WIDTH + 1] = ']';
     bar[BAR_WIDTH + 2] = '\0';
-    snprintf(out, size, "%s %ld/%ld  %.1f/s  %ld failed%s", bar, all, total, rate, failed, e);
+    snprintf(out, size, "%s %ld/%ld  %.1f/s  %ld failed%s%s", bar, all, total, rate, failed,
+             e[0] ? "  ETA " : "", e);
 }
 
 void progress_update(progress *p, long done, long failed)
@@ -135,13 +137,14 @@ void progress_update(progress *p, long done, long failed)
         if (cols > 1 && strlen(line) >= (size_t)cols)
             line[cols - 1] = '\0'; /* a wrapped line cannot be redrawn with \r */
     } else {
-        char e[48], pct[16] = "";
+        char e[32], pct[16] = "";
         eta(e, sizeof e, total, all, rate);
         if (total > 0)
             snprintf(pct, sizeof pct, " (%ld%%)", all >= total ? 100 : all * 100 / total);
         if (total >= 0)
-            snprintf(line, sizeof line, "llmsvc batch: %ld/%ld lines%s, %.1f calls/s, %ld failed%s",
-                     all, total, pct, rate, failed, e[0] ? e + 1 : "");
+            snprintf(line, sizeof line,
+                     "llmsvc batch: %ld/%ld lines%s, %.1f calls/s, %ld failed%s%s", all, total, pct,
+                     rate, failed, e[0] ? ", ETA " : "", e);
         else
             snprintf(line, sizeof line, "llmsvc batch: %ld lines done, %.1f calls/s, %ld failed",
                      all, rate, failed);

@@ -9,12 +9,14 @@
 typedef struct progress progress;
 
 /* A display on stderr; terminal or plain is decided by isatty(2). quiet: no
- * periodic output (progress_print still prints). prior_done: results already
- * in the output before this run, counted in done/total but not in the rate.
- * NULL when out of memory. */
-progress *progress_new(int quiet, long prior_done);
+ * periodic output (progress_print still prints). NULL when out of memory. */
+progress *progress_new(int quiet);
 /* Clears the bar if one is drawn. NULL-safe. */
 void progress_free(progress *p);
+
+/* Results already in the output before this run: counted in done/total, not
+ * in the rate. Before the first update. */
+void progress_set_prior(progress *p, long prior_done);
 
 /* Requests in the whole input, once known (until then the display has no bar
  * and no ETA). Any thread. */

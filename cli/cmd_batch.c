@@ -183,14 +183,16 @@ static int open_output(const char *path, FILE **out, resume_info *ri)
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "llmsvc batch: %s is not a regular file (the output is read back to resume)\n",
+        fprintf(stderr,
+                "llmsvc batch: %s is not a regular file (the output is read back to resume)\n",
                 path);
         close(fd);
         return EXIT_USAGE;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "llmsvc batch: %s is in use (another llmsvc batch writing it?): %s\n", path,
-                strerror(errno));
+    /* two runs appending to one output would interleave their results; a
+     * file system without locks (some NFS) is used without one */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        fprintf(stderr, "llmsvc batch: %s is in use (another llmsvc batch writing it?)\n", path);
         close(fd);
         return EXIT_OTHER;
     }
@@ -324,8 +326,8 @@ static llmsvc_code set_project(const batch *b, llmsvc_request *req, const char *
 {
     char *project = b->project ? NULL : peek_string(text, "project_id");
     char *org = b->org ? NULL : peek_string(text, "organization_id");
-    llmsvc_code rc = llmsvc_request_set_project(req, b->project ? b->project : project,
-                                                b->org ? b->org : org);
+    llmsvc_code rc =
+        llmsvc_request_set_project(req, b->project ? b->project : project, b->org ? b->org : org);
     free(project);
     free(org);
     return rc;
@@ -616,20 +618,22 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* "llmsvc batch: 40/40 lines done, 2 failed (25 ran in 0:01, 20.1/s; 15 done
+ * before); results in out.jsonl" */
 static void summary(progress *pg, const char *output, const resume_info *ri, const written *w,
-                    long calls, double seconds, long total, int sig)
+                    long ran, double seconds, long total, int sig)
 {
     char d[32], tot[32] = "", before[48] = "";
     progress_duration(d, sizeof d, seconds);
-    long all = ri->results + w->lines, failed = ri->failed + w->failed;
     if (total >= 0)
         snprintf(tot, sizeof tot, "/%ld", total);
     if (ri->results)
-        snprintf(before, sizeof before, " (%ld before this run)", ri->results);
-    progress_print(pg, "llmsvc batch: %s%ld%s lines done%s, %ld failed; %ld calls in %s (%.1f/s)%s%s",
-                   sig ? "stopped: " : "", all, tot, before, failed, calls, d,
-                   seconds > 0 ? (double)calls / seconds : 0.0, sig ? "" : "; results in ",
-                   sig ? "; run the same command again to resume" : output);
+        snprintf(before, sizeof before, "; %ld done before", ri->results);
+    progress_print(pg,
+                   "llmsvc batch: %s%ld%s lines done, %ld failed (%ld ran in %s, %.1f/s%s); %s%s",
+                   sig ? "stopped: " : "", ri->results + w->lines, tot, ri->failed + w->failed, ran,
+                   d, seconds > 0 ? (double)ran / seconds : 0.0, before,
+                   sig ? "run the same command again to resume" : "results in ", sig ? "" : output);
 }
 
 int cmd_batch(int argc, char **argv)
@@ -678,7 +682,8 @@ int cmd_batch(int argc, char **argv)
         case O_CONCURRENCY:
             if (cli_int(optarg, &concurrency) < 0 || concurrency < 1 ||
                 concurrency > MAX_CONCURRENCY)
-                return cli_usage("batch", "--concurrency takes a whole number from 1 to %d, not '%s'",
+                return cli_usage("batch",
+                                 "--concurrency takes a whole number from 1 to %d, not '%s'",
                                  MAX_CONCURRENCY, optarg);
             break;
         case O_RETRIES:
@@ -710,10 +715,8 @@ int cmd_batch(int argc, char **argv)
         fprintf(stderr, "llmsvc batch: cannot open %s: %s\n", input, strerror(errno));
         return EXIT_OTHER;
     }
-    if ((rc = open_output(output, &out, &ri)) != EXIT_OK)
-        goto out;
-    if (!(pg = progress_new(c.quiet, ri.results))) {
-        rc = EXIT_OTHER;
+    if (!(pg = progress_new(c.quiet))) {
+        rc = cli_fail_code(NULL, LLMSVC_E_NOMEM, "out of memory");
         goto out;
     }
     if ((rc = open_runtime(&c, timeout_ms, retries, pg, &rt)) != EXIT_OK)
@@ -723,13 +726,19 @@ int cmd_batch(int argc, char **argv)
             goto out;
         llmsvc_runtime_set_records(rt, st);
     }
+    /* last: a configuration problem leaves no output file behind */
+    if ((rc = open_output(output, &out, &ri)) != EXIT_OK)
+        goto out;
+    progress_set_prior(pg, ri.results);
     if (ri.results || ri.dropped) {
         char cut[96] = "";
         if (ri.dropped)
             snprintf(cut, sizeof cut, "; cut off an unfinished last line (%ld bytes)", ri.dropped);
-        progress_print(pg, "llmsvc batch: %s already has %ld result%s (%ld failed), through line %ld%s; "
-                           "running the lines after it",
-                       output, ri.results, ri.results == 1 ? "" : "s", ri.failed, ri.last_line, cut);
+        progress_print(
+            pg,
+            "llmsvc batch: %s already has %ld result%s (%ld failed), through line %ld%s; "
+            "running the lines after it",
+            output, ri.results, ri.results == 1 ? "" : "s", ri.failed, ri.last_line, cut);
     }
 
     b.rt = rt;
@@ -762,7 +771,9 @@ int cmd_batch(int argc, char **argv)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old_mask);
-    if (in != stdin) {
+    struct stat in_st;
+    if (in != stdin && fstat(fileno(in), &in_st) == 0 && S_ISREG(in_st.st_mode)) {
+        /* only a regular file: a second reader of a pipe would steal its lines */
         cnt.path = input;
         cnt.pg = pg;
         counting = pthread_create(&count_thread, NULL, count_requests, &cnt) == 0;
@@ -798,18 +809,19 @@ int cmd_batch(int argc, char **argv)
     sigaction(SIGTERM, &old_term, NULL);
 
     if (n_threads) {
-        if (fflush(out) != 0 && !w.io_errno)
+        if ((fflush(out) != 0 || fsync(fileno(out)) != 0) && !w.io_errno)
             w.io_errno = errno ? errno : EIO;
         pthread_mutex_lock(&b.lock);
-        long calls = b.done, left = running(&b);
+        long ran = b.done, left = running(&b);
         int finished = b.eof && !b.read_errno && !b.stopping;
         pthread_mutex_unlock(&b.lock);
         /* when every line ran the count is exact, else it is the counter's */
         long total = finished ? ri.results + w.lines : progress_total(pg);
-        summary(pg, output, &ri, &w, calls, progress_elapsed(pg), total, got_signal);
+        summary(pg, output, &ri, &w, ran, progress_elapsed(pg), total, got_signal);
         if (abandoned)
-            progress_print(pg, "llmsvc batch: %ld call%s still running after %ld s left "
-                               "unfinished; they run again on resume",
+            progress_print(pg,
+                           "llmsvc batch: %ld call%s still running after %ld s left "
+                           "unfinished; they run again on resume",
                            left, left == 1 ? "" : "s", DRAIN_MS / 1000);
         if (w.io_errno) {
             progress_print(pg, "llmsvc batch: cannot write %s: %s", output, strerror(w.io_errno));

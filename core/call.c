@@ -1,6 +1,7 @@
-/* call — llmsvc_call: resolve and validate, then send through the plugin with
- * bounded retries (exponential back-off with jitter, honouring retry-after),
- * and fill in cost and latency. */
+/* call — llmsvc_call and llmsvc_call_stream: resolve and validate, then send
+ * through the plugin with bounded retries (exponential back-off with jitter,
+ * honouring retry-after, and never once a stream has reached the host), and
+ * fill in cost and latency. Streaming attempts are in call_stream.c. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 #include "http.h"
 #include "response.h"
 #include "runtime.h"
+#include "stream.h"
 #include "validate.h"
+#include "call.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 8000
@@ -63,14 +66,17 @@ static long backoff_ms(int retry, long retry_after_ms)
     return d - (long)((double)d * 0.25 * (jitter_rand() % 1000) / 1000.0);
 }
 
-static void add_spec_headers(const provider_spec *p, llmsvc_http_request *req)
+void add_call_headers(const call_ctx *ctx, llmsvc_http_request *req)
 {
+    const provider_spec *p = ctx->provider;
     for (size_t i = 0; i < p->n_headers; i++) {
         const spec_header *h = &p->headers[i];
         const char *v = h->value ? h->value : getenv(h->env);
         if (v && *v && !strpbrk(v, "\r\n"))
             http_add_header(req, h->name, v, h->secret || h->env);
     }
+    for (size_t i = 0; i < ctx->req->n_headers; i++)
+        http_add_header(req, ctx->req->headers[i].name, ctx->req->headers[i].value, 0);
 }
 
 static int is_retryable_status(int s)
@@ -79,7 +85,7 @@ static int is_retryable_status(int s)
 }
 
 /* A non-2xx answer always ends as an API error carrying the status. */
-static llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc_code code,
+llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc_code code,
                             llmsvc_error **e)
 {
     int status = hr->status;
@@ -119,8 +125,8 @@ static llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr,
     return LLMSVC_E_API;
 }
 
-static llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
-                           llmsvc_response *resp, llmsvc_error **e)
+llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
+                    llmsvc_response *resp, llmsvc_error **e)
 {
     const api_rec *api = ctx->api;
     if (api->ops.execute)
@@ -136,7 +142,7 @@ static llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const 
                          api->ops.name);
         goto out;
     }
-    add_spec_headers(ctx->provider, &req);
+    add_call_headers(ctx, &req);
     code = transport_send(rt->tp, &req, o, &hr, e);
     if (code != LLMSVC_OK)
         goto out;
@@ -171,11 +177,11 @@ static void fill_cost(llmsvc_response *r, const model_spec *m)
     r->cost_usd = cost / 1e6;
 }
 
-LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *req,
-                                      llmsvc_response **out, llmsvc_error **err)
+/* The call loop shared by llmsvc_call and llmsvc_call_stream (sink NULL for
+ * a plain call). */
+static llmsvc_code run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
+                       llmsvc_response **out, llmsvc_error **err)
 {
-    if (!rt || !req || !out)
-        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_call: NULL argument");
     double t0 = now_ms();
     const llmsvc_runtime *prev = host_enter(rt);
     call_ctx ctx;
@@ -184,12 +190,22 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
     llmsvc_code code = call_resolve(rt, req, &ctx, &e);
     if (code != LLMSVC_OK)
         goto fail;
+    if (sink && !(ctx.model->caps & LLMSVC_CAP_STREAMING)) {
+        e = err_new(LLMSVC_E_VALIDATION, "model '%s' of provider '%s' has no streaming capability",
+                    ctx.model->name, ctx.provider->name);
+        err_set_provider(e, NULL, "unsupported_capability", "stream");
+        code = LLMSVC_E_VALIDATION;
+        goto fail;
+    }
+    ctx.view.stream = sink != NULL;
     resp = response_new();
     if (!resp || !(resp->provider = strdup(ctx.provider->name))) {
         code = LLMSVC_E_NOMEM;
         e = err_nomem();
         goto fail;
     }
+    if (sink)
+        sink->resp = resp;
     http_opts o = {rt->connect_timeout_ms, req->timeout_ms ? req->timeout_ms : rt->timeout_ms,
                    rt->max_response_bytes};
     int retries = req->max_retries >= 0 ? req->max_retries : rt->max_retries;
@@ -198,8 +214,14 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
         n++;
         ctx.view.attempt = n;
         response_reset(resp);
-        code = attempt(rt, &ctx, &o, resp, &e);
-        if (code == LLMSVC_OK || !e || !e->retryable || n > retries)
+        if (sink) {
+            stream_reset(sink);
+            code = attempt_stream(rt, &ctx, &o, sink, &e);
+        } else {
+            code = attempt(rt, &ctx, &o, resp, &e);
+        }
+        /* once something reached the host, a retry would repeat it */
+        if (code == LLMSVC_OK || !e || !e->retryable || n > retries || (sink && sink->started))
             break;
         long d = backoff_ms(n, e->retry_after_ms);
         rt_logf(rt, LLMSVC_LOG_INFO, "%s/%s attempt %d failed (%s); retrying in %ld ms",
@@ -209,6 +231,17 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
         sleep_ms(d);
     }
     resp->attempts = n;
+    if (sink && stream_finish(sink) != LLMSVC_OK && code == LLMSVC_OK) {
+        code = LLMSVC_E_NOMEM;
+        e = err_nomem();
+    }
+    if (code == LLMSVC_OK && !resp->model &&
+        response_set(resp, LLMSVC_RESP_MODEL, ctx.model->name) != LLMSVC_OK) {
+        e = err_nomem();
+        code = LLMSVC_E_NOMEM;
+    }
+    fill_cost(resp, ctx.model);
+    resp->latency_ms = now_ms() - t0;
     if (code != LLMSVC_OK) {
         if (!e)
             e = err_new(code, "the call failed without a reason");
@@ -217,13 +250,10 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
         goto fail;
     }
     llmsvc_error_free(e);
-    if (!resp->model && response_set(resp, LLMSVC_RESP_MODEL, ctx.model->name) != LLMSVC_OK) {
-        e = err_nomem();
-        code = LLMSVC_E_NOMEM;
-        goto fail;
+    if (sink) {
+        llmsvc_event done = {LLMSVC_EVENT_DONE, NULL, 0, 0, NULL, NULL, resp, NULL};
+        stream_emit(sink, &done);
     }
-    fill_cost(resp, ctx.model);
-    resp->latency_ms = now_ms() - t0;
     call_ctx_clear(&ctx);
     if (rt->records)
         records_write_direct(rt, req, resp, NULL);
@@ -232,9 +262,44 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
     return LLMSVC_OK;
 fail:
     call_ctx_clear(&ctx);
-    llmsvc_response_free(resp);
+    if (sink && e) {
+        llmsvc_event ev = {LLMSVC_EVENT_ERROR, NULL, 0, 0, NULL, NULL, NULL, e};
+        sink->cancelled = 0; /* the host hears how it ended, even after asking to stop */
+        stream_emit(sink, &ev);
+    }
     if (rt->records)
         records_write_direct(rt, req, NULL, e);
+    /* a stream that broke after some text keeps it for the host */
+    if (sink && sink->started && out && resp)
+        *out = resp;
+    else
+        llmsvc_response_free(resp);
     host_enter(prev);
     return err_give(err, e);
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *req,
+                                      llmsvc_response **out, llmsvc_error **err)
+{
+    if (!rt || !req || !out)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_call: NULL argument");
+    return run(rt, req, NULL, out, err);
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_call_stream(llmsvc_runtime *rt, const llmsvc_request *req,
+                                             llmsvc_stream_fn fn, void *user,
+                                             llmsvc_response **out, llmsvc_error **err)
+{
+    if (!rt || !req || !fn)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_call_stream: NULL argument");
+    llmsvc_stream sink;
+    stream_init(&sink, fn, user, NULL);
+    llmsvc_response *resp = NULL;
+    llmsvc_code code = run(rt, req, &sink, &resp, err);
+    stream_free(&sink);
+    if (out)
+        *out = resp;
+    else
+        llmsvc_response_free(resp);
+    return code;
 }

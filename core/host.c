@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "response.h"
 #include "runtime.h"
+#include "stream.h"
 
 static _Thread_local const llmsvc_runtime *current_rt;
 
@@ -144,4 +145,15 @@ const llmsvc_host loader_host_table = {
     .jdoc_raw = jdoc_raw,
     .jdoc_get_str = jdoc_get_str,
     .jdoc_get_int = jdoc_get_int,
+    .resp_add_tool_call = response_add_tool_call,
+    .resp_set_state = response_set_state,
+    .json_raw = ju_raw,
+    .stream_text = stream_text,
+    .stream_reasoning = stream_reasoning,
+    .stream_tool_start = stream_tool_start,
+    .stream_tool_args = stream_tool_args,
+    .stream_tool_end = stream_tool_end,
+    .stream_usage = stream_usage,
+    .stream_done = stream_done,
+    .stream_response = stream_response,
 };

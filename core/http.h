@@ -66,6 +66,17 @@ typedef struct http_opts {
     size_t max_bytes;
 } http_opts;
 
+/* Streaming: a 2xx text/event-stream answer goes event by event to on_event
+ * (which returns non-zero to stop the transfer at once); any other answer is
+ * buffered in resp as transport_send does (an error body, or a server that
+ * did not stream). */
+typedef struct http_stream {
+    int (*on_event)(void *user, const llmsvc_sse_event *ev);
+    void *user;
+    int is_sse;  /* set: the answer was a stream of events */
+    int stopped; /* set: on_event stopped it (the call returns CANCELLED) */
+} http_stream;
+
 /* NULL on OOM. libcurl itself is loaded on the first send. */
 transport *transport_new(void);
 void transport_free(transport *t);
@@ -74,5 +85,11 @@ void transport_free(transport *t);
  * (larger than max_bytes). */
 llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const http_opts *o,
                            llmsvc_http_response *resp, llmsvc_error **err);
+/* transport_send for a streaming request; resp gets the status, and the body
+ * when the answer was not a stream. CANCELLED (no error object) when
+ * on_event stopped it. */
+llmsvc_code transport_send_stream(transport *t, const llmsvc_http_request *req,
+                                  const http_opts *o, llmsvc_http_response *resp, http_stream *hs,
+                                  llmsvc_error **err);
 
 #endif

@@ -5,6 +5,8 @@
 
 #include "error.h"
 
+#include <json-c/printbuf.h>
+
 json_object *ju_get(const json_object *obj, const char *path)
 {
     if (!obj || !path)
@@ -145,4 +147,22 @@ char *ju_to_string(const json_object *obj)
     const char *s = json_object_to_json_string_ext((json_object *)obj, JSON_C_TO_STRING_PLAIN |
                                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
     return s ? strdup(s) : NULL;
+}
+
+/* json_raw: a string object whose serializer prints its text unquoted. */
+static int raw_serializer(json_object *jso, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    return printbuf_memappend(pb, json_object_get_string(jso), json_object_get_string_len(jso));
+}
+
+json_object *ju_raw(const char *text, size_t len)
+{
+    if (!text || len > (size_t)INT32_MAX)
+        return NULL;
+    json_object *o = json_object_new_string_len(text, (int)len);
+    if (o)
+        json_object_set_serializer(o, raw_serializer, NULL, NULL);
+    return o;
 }

@@ -13,6 +13,8 @@ llmsvc_code ju_parse(const char *text, size_t len, json_object **out, llmsvc_err
 llmsvc_code ju_merge(json_object *dst, const json_object *src);
 /* obj.a.b = value for "a.b", creating objects on the way; takes value. */
 llmsvc_code ju_set_path(json_object *obj, const char *path, json_object *value);
+/* A value that serializes as exactly text (JSON the caller vouches for). */
+json_object *ju_raw(const char *text, size_t len);
 /* A compact JSON text of obj, malloc'd. */
 char *ju_to_string(const json_object *obj);
 

@@ -18,6 +18,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_new(llmsvc_request **out)
     if (!r)
         return LLMSVC_E_NOMEM;
     r->max_retries = -1;
+    r->parallel_tool_calls = -1;
     *out = r;
     return LLMSVC_OK;
 }
@@ -53,6 +54,7 @@ LLMSVC_EXTERN void llmsvc_request_free(llmsvc_request *r)
     json_object_put(r->provider_options);
     free(r->project_id);
     free(r->organization_id);
+    request_free_conversation(r);
     free(r);
 }
 

@@ -158,10 +158,25 @@ static int parse_model_spec(jctx *c, json_object *o)
     return 0;
 }
 
+static int conv_field(jctx *c, const char *k, json_object *v)
+{
+    llmsvc_error *e = NULL;
+    llmsvc_code rc = !strcmp(k, "headers") ? conv_json_headers(c->r, v, &e)
+                                           : conv_json_parse(c->r, k, v, &e);
+    if (rc == LLMSVC_OK)
+        return 0;
+    if (!c->err)
+        c->err = e;
+    else
+        llmsvc_error_free(e);
+    return -1;
+}
+
 static int parse_llm(jctx *c, json_object *o)
 {
-    static const char *const known[] = {"prompt", "instructions", "vector_store_id",
-                                        "llm_model_spec"};
+    static const char *const known[] = {"prompt",      "instructions", "vector_store_id",
+                                        "llm_model_spec", "messages", "tools",
+                                        "tool_choice", "parallel_tool_calls", "response_format"};
     if (!json_object_is_type(o, json_type_object))
         return fail(c, "llm", "'%s' must be an object%s", NULL);
     json_object_object_foreach(o, k, v)
@@ -175,6 +190,8 @@ static int parse_llm(jctx *c, json_object *o)
             rc = get_string(c, v, "llm.vector_store_id", &c->r->vector_store_id);
         else if (!strcmp(k, "llm_model_spec"))
             rc = parse_model_spec(c, v);
+        else if (conv_json_key(k))
+            rc = conv_field(c, k, v);
         else
             rc = unknown_field(c, "llm.", k, known, sizeof known / sizeof *known);
         if (rc < 0)
@@ -185,8 +202,8 @@ static int parse_llm(jctx *c, json_object *o)
 
 static int parse_root(jctx *c, json_object *o)
 {
-    static const char *const known[] = {"llm", "max_num_results", "provider_options",
-                                        "project_id", "organization_id"};
+    static const char *const known[] = {"llm",        "max_num_results", "provider_options",
+                                        "project_id", "organization_id", "headers"};
     if (!json_object_is_type(o, json_type_object))
         return fail(c, "request", "the %s must be a JSON object%s", NULL);
     json_object_object_foreach(o, k, v)
@@ -203,6 +220,8 @@ static int parse_root(jctx *c, json_object *o)
                           NULL);
             else
                 c->r->max_num_results = (int)json_object_get_int64(v);
+        } else if (!strcmp(k, "headers")) {
+            rc = conv_field(c, k, v);
         } else if (!strcmp(k, "project_id")) {
             rc = get_string(c, v, "project_id", &c->r->project_id);
         } else if (!strcmp(k, "organization_id")) {
@@ -328,6 +347,7 @@ json_object *request_to_json_object(const llmsvc_request *r)
     for (int i = 0; i < P_COUNT; i++)
         add_param(spec, r, (param_id)i);
     json_object_object_add(llm, "llm_model_spec", spec);
+    conv_json_emit(r, llm, root);
     json_object_object_add(root, "llm", llm);
     if (r->max_num_results)
         json_object_object_add(root, "max_num_results", json_object_new_int(r->max_num_results));

@@ -33,8 +33,24 @@ static void free_files(llmsvc_response *r)
     r->n_files = 0;
 }
 
+static void free_tool_calls(llmsvc_response *r)
+{
+    for (size_t i = 0; i < r->n_tool_calls; i++) {
+        free((char *)r->tool_calls[i].id);
+        free((char *)r->tool_calls[i].name);
+        free((char *)r->tool_calls[i].arguments);
+    }
+    free(r->tool_calls);
+    r->tool_calls = NULL;
+    r->n_tool_calls = 0;
+}
+
 void response_reset(llmsvc_response *r)
 {
+    free_tool_calls(r);
+    free(r->state_protocol);
+    free(r->state);
+    r->state_protocol = r->state = NULL;
     free(r->id);
     free(r->model);
     free(r->finish_reason);
@@ -104,6 +120,41 @@ llmsvc_code response_set_usage(llmsvc_response *r, const llmsvc_usage *u)
     r->tokens[LLMSVC_TOKENS_TOTAL] = u->total;
     if (u->total < 0 && u->input >= 0 && u->output >= 0)
         r->tokens[LLMSVC_TOKENS_TOTAL] = u->input + u->output;
+    return LLMSVC_OK;
+}
+
+llmsvc_code response_add_tool_call(llmsvc_response *r, const char *id, const char *name,
+                                   const char *arguments)
+{
+    llmsvc_tool_call *nv = realloc(r->tool_calls, (r->n_tool_calls + 1) * sizeof *nv);
+    if (!nv)
+        return LLMSVC_E_NOMEM;
+    r->tool_calls = nv;
+    llmsvc_tool_call *c = &nv[r->n_tool_calls];
+    c->id = strdup(id ? id : "");
+    c->name = strdup(name ? name : "");
+    c->arguments = strdup(arguments && *arguments ? arguments : "{}");
+    r->n_tool_calls++;
+    return c->id && c->name && c->arguments ? LLMSVC_OK : LLMSVC_E_NOMEM;
+}
+
+llmsvc_code response_set_state(llmsvc_response *r, const char *protocol, const char *json,
+                               size_t len)
+{
+    if (!protocol || !json)
+        return LLMSVC_E_INVALID_ARG;
+    char *p = strdup(protocol), *j = malloc(len + 1);
+    if (!p || !j) {
+        free(p);
+        free(j);
+        return LLMSVC_E_NOMEM;
+    }
+    memcpy(j, json, len);
+    j[len] = '\0';
+    free(r->state_protocol);
+    free(r->state);
+    r->state_protocol = p;
+    r->state = j;
     return LLMSVC_OK;
 }
 
@@ -179,6 +230,24 @@ LLMSVC_EXTERN int llmsvc_response_attempts(const llmsvc_response *r)
     return r ? r->attempts : 0;
 }
 
+LLMSVC_EXTERN size_t llmsvc_response_tool_call_count(const llmsvc_response *r)
+{
+    return r ? r->n_tool_calls : 0;
+}
+
+LLMSVC_EXTERN const llmsvc_tool_call *llmsvc_response_tool_call(const llmsvc_response *r,
+                                                                size_t i)
+{
+    return r && i < r->n_tool_calls ? &r->tool_calls[i] : NULL;
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_state(const llmsvc_response *r, const char **protocol)
+{
+    if (protocol)
+        *protocol = r ? r->state_protocol : NULL;
+    return r ? r->state : NULL;
+}
+
 LLMSVC_EXTERN size_t llmsvc_response_file_result_count(const llmsvc_response *r)
 {
     return r ? r->n_files : 0;
@@ -237,6 +306,30 @@ json_object *response_to_json_object(const llmsvc_response *r)
         json_object_array_add(files, f);
     }
     json_object_object_add(o, "file_search_results", files);
+    json_object *calls = json_object_new_array();
+    for (size_t i = 0; calls && i < r->n_tool_calls; i++) {
+        json_object *c = json_object_new_object();
+        json_object_object_add(c, "id", json_object_new_string(r->tool_calls[i].id));
+        json_object_object_add(c, "name", json_object_new_string(r->tool_calls[i].name));
+        json_object_object_add(c, "arguments", json_object_new_string(r->tool_calls[i].arguments));
+        json_object_array_add(calls, c);
+    }
+    /* the assistant turn, as a request's "messages" takes it back */
+    json_object *turn = json_object_new_object();
+    json_object_object_add(turn, "role", json_object_new_string("assistant"));
+    json_object_object_add(turn, "content",
+                           json_object_new_string_len(buf_cstr(&r->text), (int)r->text.len));
+    if (r->n_tool_calls)
+        json_object_object_add(turn, "tool_calls", json_object_get(calls));
+    if (r->state) {
+        /* the state travels as a string: its bytes survive any JSON round trip */
+        json_object *st = json_object_new_object();
+        json_object_object_add(st, "protocol", json_object_new_string(r->state_protocol));
+        json_object_object_add(st, "data", json_object_new_string(r->state));
+        json_object_object_add(turn, "state", st);
+    }
+    json_object_object_add(o, "tool_calls", calls);
+    json_object_object_add(o, "assistant_message", turn);
     return o;
 }
 

@@ -20,6 +20,10 @@ struct llmsvc_response {
     int attempts;
     llmsvc_file_result *files; /* strings owned */
     size_t n_files;
+    llmsvc_tool_call *tool_calls; /* strings owned */
+    size_t n_tool_calls;
+    char *state_protocol;
+    char *state; /* the provider's exact JSON text */
 };
 
 llmsvc_response *response_new(void);
@@ -31,6 +35,10 @@ llmsvc_code response_set(llmsvc_response *r, llmsvc_resp_field f, const char *va
 llmsvc_code response_append_text(llmsvc_response *r, const char *text, size_t len);
 llmsvc_code response_append_reasoning(llmsvc_response *r, const char *text, size_t len);
 llmsvc_code response_set_usage(llmsvc_response *r, const llmsvc_usage *u);
+llmsvc_code response_add_tool_call(llmsvc_response *r, const char *id, const char *name,
+                                   const char *arguments);
+llmsvc_code response_set_state(llmsvc_response *r, const char *protocol, const char *json,
+                               size_t len);
 llmsvc_code response_add_file_result(llmsvc_response *r, const char *file_id,
                                      const char *filename, double score, const char *text);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -17,12 +18,19 @@
 #include "curl_dl.h"
 #include "error.h"
 #include "http.h"
+#include "sse.h"
 
 typedef struct sink {
     llmsvc_http_response *resp;
     size_t max;
     int over;
     int oom;
+    /* streaming (transport_send_stream) */
+    http_stream *hs;
+    int mode; /* 0: not decided yet, 1: buffer the body, 2: server-sent events */
+    sse_parser sse;
+    const curl_api *c;
+    CURL *h;
 } sink;
 
 typedef struct handle_node {
@@ -150,10 +158,42 @@ static handle_node *thread_handle(transport *t, const curl_api *c)
     return n;
 }
 
+static int on_sse(void *user, const llmsvc_sse_event *ev)
+{
+    http_stream *hs = user;
+    if (hs->on_event(hs->user, ev) != 0)
+        hs->stopped = 1;
+    return hs->stopped;
+}
+
+/* The first bytes of a streaming response: events when the server streams
+ * them, else (an error body, or a server that ignored the stream) buffered. */
+static void decide_mode(sink *s)
+{
+    long status = 0;
+    char *type = NULL;
+    s->c->easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+    s->c->easy_getinfo(s->h, CURLINFO_CONTENT_TYPE, &type);
+    s->mode = status >= 200 && status < 300 && type && !strncasecmp(type, "text/event-stream", 17)
+                  ? 2
+                  : 1;
+    s->hs->is_sse = s->mode == 2;
+    if (s->mode == 2)
+        sse_init(&s->sse, s->max, on_sse, s->hs);
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     sink *s = user;
     size_t n = size * nmemb;
+    if (s->hs && !s->mode)
+        decide_mode(s);
+    if (s->mode == 2) {
+        int rc = sse_feed(&s->sse, data, n);
+        if (rc < 0 && !s->hs->stopped)
+            s->over = 1; /* one event beyond the size cap (or out of memory) */
+        return rc ? 0 : n;
+    }
     if (s->resp->body.len + n > s->max) {
         s->over = 1;
         return 0;
@@ -320,8 +360,8 @@ nomem:
     return err_give(err, err_nomem());
 }
 
-llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const http_opts *o,
-                           llmsvc_http_response *resp, llmsvc_error **err)
+static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, const http_opts *o,
+                                llmsvc_http_response *resp, http_stream *hs, llmsvc_error **err)
 {
     if (!req->url)
         return err_set(err, LLMSVC_E_TRANSFORM, "the plugin built a request without a URL");
@@ -335,7 +375,7 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
     llmsvc_code code = use_headers(c, n, req, err);
     if (code != LLMSVC_OK)
         return code;
-    n->s = (sink){resp, o->max_bytes, 0, 0};
+    n->s = (sink){.resp = resp, .max = o->max_bytes, .hs = hs, .c = c, .h = h};
     n->errbuf[0] = '\0';
     size_t body_len = 0;
     const char *body = NULL;
@@ -354,14 +394,42 @@ llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const h
     }
 
     CURLcode rc = c->easy_perform(h);
-    if (rc != CURLE_OK) {
+    if (hs && n->s.mode == 2 && rc == CURLE_OK && sse_finish(&n->s.sse) != 0 && !hs->stopped)
+        n->s.over = 1;
+    if (hs && hs->stopped) {
+        /* the reader stopped the stream (the host, or a plugin error): not ours to report */
+        code = LLMSVC_E_CANCELLED;
+    } else if (rc != CURLE_OK) {
         code = map_curl_error(c, rc, n->errbuf, &n->s, req, o, err);
     } else {
         long status = 0;
         c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         resp->status = (int)status;
     }
+    if (hs) {
+        long status = 0;
+        c->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        resp->status = (int)status;
+        if (n->s.mode == 2)
+            sse_free(&n->s.sse);
+    }
     c->easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* the body is freed after this call */
     n->s.resp = NULL;
+    n->s.hs = NULL;
     return code;
+}
+
+llmsvc_code transport_send(transport *t, const llmsvc_http_request *req, const http_opts *o,
+                           llmsvc_http_response *resp, llmsvc_error **err)
+{
+    return send_request(t, req, o, resp, NULL, err);
+}
+
+llmsvc_code transport_send_stream(transport *t, const llmsvc_http_request *req,
+                                  const http_opts *o, llmsvc_http_response *resp, http_stream *hs,
+                                  llmsvc_error **err)
+{
+    hs->is_sse = 0;
+    hs->stopped = 0;
+    return send_request(t, req, o, resp, hs, err);
 }

@@ -24,6 +24,10 @@ void call_ctx_clear(call_ctx *ctx)
     ctx->owned_base_url = NULL;
     specset_release(ctx->specs);
     ctx->specs = NULL;
+    free(ctx->messages);
+    free(ctx->tools);
+    ctx->messages = NULL;
+    ctx->tools = NULL;
 }
 
 /* ---- resolving provider and model ---- */
@@ -301,6 +305,93 @@ static llmsvc_code check_params(const model_spec *m, const llmsvc_request *req, 
     return LLMSVC_OK;
 }
 
+/* ---- conversation, tools, structured output ---- */
+
+static llmsvc_code lacks(const model_spec *m, const char *feature, const char *cap,
+                         const char *field, llmsvc_error **err)
+{
+    llmsvc_error *e = err_new(LLMSVC_E_VALIDATION,
+                              "model '%s' of provider '%s' has no %s capability, so it cannot take %s",
+                              m->name, m->provider->name, cap, feature);
+    err_set_provider(e, NULL, "unsupported_capability", field);
+    return err_give(err, e);
+}
+
+/* Checks turns, tools and format against the model, and builds the view's
+ * messages (the prompt last) and tools. */
+static llmsvc_code check_conversation(const model_spec *m, const llmsvc_request *req,
+                                      call_ctx *ctx, llmsvc_error **err)
+{
+    int images = 0, tool_turns = 0;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        images |= req->messages[i].n_images > 0;
+        tool_turns |= req->messages[i].n_tool_calls > 0 || req->messages[i].tool_call_id != NULL;
+    }
+    if (images && !(m->caps & LLMSVC_CAP_VISION))
+        return lacks(m, "images", "vision", "llm.messages", err);
+    if ((req->n_tools || tool_turns) && !(m->caps & LLMSVC_CAP_TOOLS))
+        return lacks(m, "tools or tool results", "tools", "llm.tools", err);
+    if (req->format_schema && !(m->caps & LLMSVC_CAP_STRUCTURED_OUTPUT))
+        return lacks(m, "a response format", "structured_output", "llm.response_format", err);
+    llmsvc_call_info *v = &ctx->view;
+    if (req->tool_choice) {
+        const char *tc = req->tool_choice;
+        if (!strcmp(tc, "auto") || !strcmp(tc, "none") || !strcmp(tc, "required")) {
+            v->tool_choice = tc;
+        } else {
+            size_t i = 0;
+            while (i < req->n_tools && strcmp(req->tools[i].name, tc))
+                i++;
+            if (i == req->n_tools) {
+                llmsvc_error *e = err_new(LLMSVC_E_VALIDATION,
+                                          "tool_choice '%s' is neither auto, none, required nor "
+                                          "one of the request's tools",
+                                          tc);
+                err_set_provider(e, NULL, "invalid_value", "llm.tool_choice");
+                return err_give(err, e);
+            }
+            v->tool_choice = "tool";
+            v->tool_choice_name = tc;
+        }
+    }
+    size_t n = req->n_messages + (req->prompt && *req->prompt ? 1 : 0);
+    ctx->messages = calloc(n ? n : 1, sizeof *ctx->messages);
+    ctx->tools = calloc(req->n_tools ? req->n_tools : 1, sizeof *ctx->tools);
+    if (!ctx->messages || !ctx->tools)
+        return err_give(err, err_nomem());
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const req_message *rm = &req->messages[i];
+        llmsvc_message *vm = &ctx->messages[i];
+        vm->role = rm->role;
+        vm->content = rm->content;
+        vm->images = (const char *const *)rm->images;
+        vm->n_images = rm->n_images;
+        vm->tool_calls = rm->tool_calls;
+        vm->n_tool_calls = rm->n_tool_calls;
+        vm->tool_call_id = rm->tool_call_id;
+        vm->state_protocol = rm->state_protocol;
+        vm->state = rm->state;
+    }
+    if (n > req->n_messages) {
+        ctx->messages[n - 1].role = "user";
+        ctx->messages[n - 1].content = req->prompt;
+    }
+    for (size_t i = 0; i < req->n_tools; i++) {
+        ctx->tools[i].name = req->tools[i].name;
+        ctx->tools[i].description = req->tools[i].description;
+        ctx->tools[i].parameters = req->tools[i].parameters;
+    }
+    v->messages = ctx->messages;
+    v->n_messages = n;
+    v->tools = ctx->tools;
+    v->n_tools = req->n_tools;
+    v->parallel_tool_calls = req->parallel_tool_calls;
+    v->response_format_name = req->format_name;
+    v->response_format_schema = req->format_schema;
+    v->response_format_strict = req->format_strict;
+    return LLMSVC_OK;
+}
+
 /* ---- endpoint ---- */
 
 static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_request *req,
@@ -357,6 +448,7 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
                          int endpoint, llmsvc_error **err)
 {
     memset(ctx, 0, sizeof *ctx);
+    ctx->req = req;
     ctx->specs = specset_acquire((spec_slot *)&rt->specs);
     const registry *reg = &ctx->specs->reg;
     if (!req->provider || !*req->provider)
@@ -374,8 +466,9 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     llmsvc_code c = check_lifecycle(rt, m, err);
     if (c != LLMSVC_OK)
         return c;
-    if (!req->prompt || !*req->prompt)
-        return err_set(err, LLMSVC_E_VALIDATION, "the request has no prompt (llm.prompt)");
+    if ((!req->prompt || !*req->prompt) && !req->n_messages)
+        return err_set(err, LLMSVC_E_VALIDATION,
+                       "the request has neither a prompt (llm.prompt) nor messages (llm.messages)");
     if (req->vector_store_id && !(m->caps & LLMSVC_CAP_FILE_SEARCH)) {
         llmsvc_error *e = err_new(LLMSVC_E_VALIDATION,
                                   "model '%s' of provider '%s' has no file_search capability, "
@@ -387,6 +480,8 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     ctx->provider = p;
     ctx->model = m;
     if ((c = check_params(m, req, ctx, err)) != LLMSVC_OK)
+        return c;
+    if ((c = check_conversation(m, req, ctx, err)) != LLMSVC_OK)
         return c;
     /* only a request the spec accepts needs a plugin */
     const api_rec *api = loader_api(&rt->ld, p->api);

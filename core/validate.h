@@ -23,6 +23,9 @@ typedef struct call_ctx {
     char *owned_base_url; /* when the environment's needed trimming */
     spec_set *specs;      /* held from resolve to call_ctx_clear: the specs stay
                              valid for the whole call even if reloaded meanwhile */
+    const llmsvc_request *req; /* the request being called */
+    llmsvc_message *messages; /* the view's turns (owned array, borrowed strings) */
+    llmsvc_tool *tools;
 } call_ctx;
 
 llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,

@@ -146,7 +146,7 @@ START_TEST(a_request_without_provider_model_or_prompt_is_refused)
 {
     llmsvc_request *req = tu_request("probe", "classic", NULL);
     llmsvc_error *err = call_fails(req, LLMSVC_E_VALIDATION);
-    tu_assert_has(llmsvc_error_message(err), "no prompt (llm.prompt)");
+    tu_assert_has(llmsvc_error_message(err), "neither a prompt (llm.prompt) nor messages");
     llmsvc_error_free(err);
     llmsvc_request_set_prompt(req, "hi");
     llmsvc_request_set_model(req, NULL);

@@ -62,6 +62,13 @@ typedef struct llmsvc_response llmsvc_response;
 typedef struct llmsvc_store llmsvc_store;
 typedef struct llmsvc_worker llmsvc_worker;
 
+/* A function call the model asked for. */
+typedef struct llmsvc_tool_call {
+    const char *id;        /* the provider's id, to answer with llmsvc_request_add_tool_result */
+    const char *name;
+    const char *arguments; /* JSON text */
+} llmsvc_tool_call;
+
 /* ---- version and memory ---- */
 
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
@@ -211,6 +218,38 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_set_string(llmsvc_request *req, const c
 LLMSVC_EXTERN llmsvc_code llmsvc_request_add_stop(llmsvc_request *req, const char *stop);
 /* Removes a parameter set earlier. */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_unset(llmsvc_request *req, const char *name);
+/* Conversations. A request may hold turns (role "system", "developer",
+ * "user", "assistant") besides or instead of the prompt; the prompt, when set,
+ * is sent as a last user turn. VALIDATION for an unknown role. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_message(llmsvc_request *req, const char *role,
+                                                     const char *content);
+/* An image (by URL) in the last turn; needs a model with vision. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_image(llmsvc_request *req, const char *url);
+/* The assistant turn of a response — its text, tool calls and provider state
+ * (thinking signatures, encrypted reasoning), which go back unchanged. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_response(llmsvc_request *req,
+                                                      const llmsvc_response *resp);
+/* A tool's answer to the model's call tool_call_id. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_tool_result(llmsvc_request *req,
+                                                         const char *tool_call_id,
+                                                         const char *content);
+/* Tools: a function the model may call; parameters is its JSON Schema
+ * (VALIDATION when not a JSON object). Needs a model with the tools capability. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_tool(llmsvc_request *req, const char *name,
+                                                  const char *description,
+                                                  const char *parameters, llmsvc_error **err);
+/* "auto", "none", "required", or the name of one of the request's tools. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_tool_choice(llmsvc_request *req, const char *choice);
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_parallel_tool_calls(llmsvc_request *req, int on);
+/* Structured output: the answer follows this JSON Schema (a JSON object;
+ * VALIDATION otherwise). Needs the structured_output capability. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_response_format(llmsvc_request *req,
+                                                             const char *name,
+                                                             const char *schema, int strict,
+                                                             llmsvc_error **err);
+/* An extra HTTP header for this call only (a gateway's routing header...). */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_add_header(llmsvc_request *req, const char *name,
+                                                    const char *value);
 /* Who the call is for, kept in its call record and job (each may be NULL). */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_set_project(llmsvc_request *req, const char *project_id,
                                                      const char *organization_id);
@@ -239,6 +278,43 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
  * endpoint and key, and without sending anything. */
 LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_request *req,
                                           llmsvc_error **err);
+
+/* ---- streaming ---- */
+
+typedef enum llmsvc_event_type {
+    LLMSVC_EVENT_TEXT = 1,       /* text: a piece of the answer */
+    LLMSVC_EVENT_REASONING = 2,  /* text: a piece of the reasoning summary */
+    LLMSVC_EVENT_TOOL_START = 3, /* index, id, name: a tool call begins */
+    LLMSVC_EVENT_TOOL_ARGS = 4,  /* index, text: a piece of its arguments (JSON text) */
+    LLMSVC_EVENT_TOOL_END = 5,   /* index: its arguments are complete */
+    LLMSVC_EVENT_USAGE = 6,      /* response: token counts so far */
+    LLMSVC_EVENT_DONE = 7,       /* response: the whole answer, finish reason set */
+    LLMSVC_EVENT_ERROR = 8       /* error: the stream failed (the call returns it too) */
+} llmsvc_event_type;
+
+typedef struct llmsvc_event {
+    llmsvc_event_type type;
+    const char *text; /* TEXT, REASONING, TOOL_ARGS (not NUL-terminated: use len) */
+    size_t len;
+    int index;        /* TOOL_*: which call, when several stream at once */
+    const char *id;   /* TOOL_START */
+    const char *name; /* TOOL_START */
+    const llmsvc_response *response; /* USAGE, DONE: valid during the callback */
+    const llmsvc_error *error;       /* ERROR */
+} llmsvc_event;
+
+/* Called on the calling thread for each event. A non-zero return stops the
+ * call promptly (it ends with CANCELLED). */
+typedef int (*llmsvc_stream_fn)(void *user, const llmsvc_event *event);
+
+/* llmsvc_call, streaming: events reach fn as they arrive; *out is the whole
+ * response assembled from them (equal to the non-streaming one). A call is
+ * retried only while nothing has reached fn. When the stream breaks after
+ * some text, the error is TRANSPORT and *out (if out is not NULL) still gets
+ * the partial response. Needs the streaming capability. */
+LLMSVC_EXTERN llmsvc_code llmsvc_call_stream(llmsvc_runtime *rt, const llmsvc_request *req,
+                                             llmsvc_stream_fn fn, void *user,
+                                             llmsvc_response **out, llmsvc_error **err);
 
 /* ---- responses ---- */
 
@@ -284,9 +360,22 @@ LLMSVC_EXTERN size_t llmsvc_response_file_result_count(const llmsvc_response *re
 LLMSVC_EXTERN const llmsvc_file_result *llmsvc_response_file_result(const llmsvc_response *resp,
                                                                     size_t i);
 
+/* Tool calls the model made (finish_reason "tool_calls"). */
+LLMSVC_EXTERN size_t llmsvc_response_tool_call_count(const llmsvc_response *resp);
+LLMSVC_EXTERN const llmsvc_tool_call *llmsvc_response_tool_call(const llmsvc_response *resp,
+                                                                size_t i);
+/* The provider state of the answer (exact JSON text) and, in *protocol, the
+ * protocol it belongs to; NULL when there is none. llmsvc_request_add_response
+ * carries it into the next turn. */
+LLMSVC_EXTERN const char *llmsvc_response_state(const llmsvc_response *resp,
+                                                const char **protocol);
+
 /* {"id","provider","model","message","finish_reason","input_tokens",
  *  "output_tokens","reasoning_tokens","cached_input_tokens","total_tokens",
- *  "cost_usd","latency_ms","attempts","file_search_results":[...],...}
+ *  "cost_usd","latency_ms","attempts","file_search_results":[...],
+ *  "tool_calls":[{"id","name","arguments"}], "assistant_message": {"role",
+ *  "content","tool_calls","state":{"protocol","data"}}} — assistant_message is
+ *  what llmsvc_request_from_json takes back in "messages" for the next turn.
  * Unknown counts are null. *out freed with llmsvc_free. */
 LLMSVC_EXTERN llmsvc_code llmsvc_response_to_json(char **out, const llmsvc_response *resp);
 

@@ -93,6 +93,28 @@ typedef struct llmsvc_kv {
 #define LLMSVC_CAP_STRUCTURED_OUTPUT (1u << 4)
 #define LLMSVC_CAP_REASONING (1u << 5)
 
+/* One turn of a conversation. All pointers borrowed. */
+typedef struct llmsvc_message {
+    const char *role;                    /* "system", "developer", "user", "assistant", "tool" */
+    const char *content;                 /* its text, or NULL */
+    const char *const *images;           /* image URLs (user turns; vision models) */
+    size_t n_images;
+    const llmsvc_tool_call *tool_calls;  /* the calls an assistant turn made */
+    size_t n_tool_calls;
+    const char *tool_call_id;            /* a tool turn: the call it answers */
+    const char *state_protocol;          /* an assistant turn's provider state: the
+                                            protocol that produced it ... */
+    const char *state;                   /* ... and its exact JSON text, to send back
+                                            byte for byte; NULL when none */
+} llmsvc_message;
+
+/* A function the model may call. */
+typedef struct llmsvc_tool {
+    const char *name;
+    const char *description; /* may be NULL */
+    const char *parameters;  /* JSON Schema of the arguments, as JSON text */
+} llmsvc_tool;
+
 /* A validated call, as the plugin sees it. All pointers borrowed. */
 typedef struct llmsvc_call_info {
     size_t size;                 /* sizeof(llmsvc_call_info) in the core */
@@ -113,7 +135,31 @@ typedef struct llmsvc_call_info {
     size_t n_options;
     const struct json_object *provider_options; /* the request's, or NULL */
     int attempt;                 /* 1 for the first attempt of a call, 2 for its first retry... */
+    /* the conversation: the request's messages, then the prompt (if any) as
+     * a last user turn; instructions stay apart (the system prompt) */
+    const llmsvc_message *messages;
+    size_t n_messages;
+    const llmsvc_tool *tools;
+    size_t n_tools;
+    const char *tool_choice;      /* NULL (the provider's default), "auto", "none",
+                                     "required", or "tool" for tool_choice_name */
+    const char *tool_choice_name;
+    int parallel_tool_calls;      /* -1: the provider's default; 0 or 1 */
+    const char *response_format_name;   /* structured output: a name ... */
+    const char *response_format_schema; /* ... and a JSON Schema (JSON text), or NULL */
+    int response_format_strict;
+    int stream;                   /* build a streaming request (parse_event reads it) */
 } llmsvc_call_info;
+
+/* One server-sent event of a streaming response. */
+typedef struct llmsvc_sse_event {
+    const char *event; /* the `event:` field, or "" */
+    const char *data;  /* the `data:` lines joined by '\n', NUL-terminated */
+    size_t data_len;
+    const char *id;    /* the `id:` field, or "" */
+} llmsvc_sse_event;
+
+typedef struct llmsvc_stream llmsvc_stream; /* where a plugin puts stream deltas (host->stream_*) */
 
 /* ---- the operations of one wire protocol ---- */
 
@@ -141,6 +187,19 @@ typedef struct llmsvc_api_ops {
      * the whole call. When set, build_request/parse_response are not used. */
     llmsvc_code (*execute)(void *state, const llmsvc_call_info *call, llmsvc_response *out,
                            llmsvc_error **err);
+    /* Optional: streaming. One event of a streaming answer (2xx, text/event-
+     * stream) → deltas through host->stream_* on sink; the end event calls
+     * host->stream_done. *stream_state is NULL at a stream's start and the
+     * plugin's own across its events. Returning an error ends the stream
+     * (return LLMSVC_E_CANCELLED as given when a stream_* call returns it). */
+    llmsvc_code (*parse_event)(void *state, const llmsvc_call_info *call,
+                               const llmsvc_sse_event *ev, llmsvc_stream *sink,
+                               void **stream_state, llmsvc_error **err);
+    /* Optional: frees *stream_state when a stream ends, however it ends. */
+    void (*stream_free)(void *state, void *stream_state);
+    /* Optional: a whole streaming call for protocols with an execute op. */
+    llmsvc_code (*execute_stream)(void *state, const llmsvc_call_info *call, llmsvc_stream *sink,
+                                  llmsvc_error **err);
 } llmsvc_api_ops;
 
 /* Token usage a plugin reports; -1 for a count the provider did not give. */
@@ -266,6 +325,33 @@ struct llmsvc_host {
     const char *(*jdoc_raw)(const llmsvc_jdoc *doc, int node, size_t *len);
     const char *(*jdoc_get_str)(llmsvc_jdoc *doc, int node, const char *path);
     int64_t (*jdoc_get_int)(llmsvc_jdoc *doc, int node, const char *path, int64_t def);
+
+    /* Tool calls and provider state of the answer's assistant turn. The state
+     * is the provider's exact JSON text (thinking blocks with signatures,
+     * thought signatures, encrypted reasoning): hosts send it back unchanged
+     * in the next turn, and the plugin writes it back as is (json_raw). */
+    llmsvc_code (*resp_add_tool_call)(llmsvc_response *resp, const char *id, const char *name,
+                                      const char *arguments);
+    llmsvc_code (*resp_set_state)(llmsvc_response *resp, const char *protocol, const char *json,
+                                  size_t len);
+    /* A json-c value that serializes as exactly text (which must be JSON). */
+    struct json_object *(*json_raw)(const char *text, size_t len);
+
+    /* Streaming deltas (from parse_event or execute_stream). Each returns
+     * LLMSVC_E_CANCELLED when the host asked to stop: return it at once. The
+     * core also assembles the final response from them. */
+    llmsvc_code (*stream_text)(llmsvc_stream *s, const char *text, size_t len);
+    llmsvc_code (*stream_reasoning)(llmsvc_stream *s, const char *text, size_t len);
+    llmsvc_code (*stream_tool_start)(llmsvc_stream *s, int index, const char *id,
+                                     const char *name);
+    llmsvc_code (*stream_tool_args)(llmsvc_stream *s, int index, const char *text, size_t len);
+    llmsvc_code (*stream_tool_end)(llmsvc_stream *s, int index);
+    /* Merges usage: counts >= 0 replace the ones so far. */
+    llmsvc_code (*stream_usage)(llmsvc_stream *s, const llmsvc_usage *usage);
+    /* The stream's end: its finish reason ("stop", "length", "tool_calls", ...). */
+    llmsvc_code (*stream_done)(llmsvc_stream *s, const char *finish_reason);
+    /* The response being assembled, for resp_set (id, model) and resp_set_state. */
+    llmsvc_response *(*stream_response)(llmsvc_stream *s);
 };
 
 /* ---- the exported descriptor ---- */

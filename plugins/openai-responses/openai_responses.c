@@ -62,6 +62,44 @@ static llmsvc_code add_file_search(const llmsvc_call_info *call, json_object *bo
     return LLMSVC_OK;
 }
 
+/* input: the prompt as a string when it is the whole conversation, else a
+ * list of turns ({"role", "content"}; images as input_image parts). */
+static json_object *build_input(const llmsvc_call_info *call)
+{
+    if (call->n_messages == 1 && !strcmp(call->messages[0].role, "user") &&
+        !call->messages[0].n_images)
+        return json_object_new_string(call->messages[0].content ? call->messages[0].content : "");
+    json_object *items = json_object_new_array();
+    for (size_t i = 0; items && i < call->n_messages; i++) {
+        const llmsvc_message *m = &call->messages[i];
+        json_object *item = json_object_new_object();
+        if (m->tool_call_id) {
+            json_object_object_add(item, "type", json_object_new_string("function_call_output"));
+            json_object_object_add(item, "call_id", json_object_new_string(m->tool_call_id));
+            json_object_object_add(item, "output", json_object_new_string(m->content ? m->content : ""));
+        } else if (m->n_images) {
+            json_object *parts = json_object_new_array();
+            json_object *t = json_object_new_object();
+            json_object_object_add(t, "type", json_object_new_string("input_text"));
+            json_object_object_add(t, "text", json_object_new_string(m->content ? m->content : ""));
+            json_object_array_add(parts, t);
+            for (size_t j = 0; j < m->n_images; j++) {
+                json_object *img = json_object_new_object();
+                json_object_object_add(img, "type", json_object_new_string("input_image"));
+                json_object_object_add(img, "image_url", json_object_new_string(m->images[j]));
+                json_object_array_add(parts, img);
+            }
+            json_object_object_add(item, "role", json_object_new_string(m->role));
+            json_object_object_add(item, "content", parts);
+        } else {
+            json_object_object_add(item, "role", json_object_new_string(m->role));
+            json_object_object_add(item, "content", json_object_new_string(m->content ? m->content : ""));
+        }
+        json_object_array_add(items, item);
+    }
+    return items;
+}
+
 static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
                                  llmsvc_http_request *out, llmsvc_error **err)
 {
@@ -94,7 +132,12 @@ static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
     if (!body)
         return LLMSVC_E_NOMEM;
     json_object_object_add(body, "model", json_object_new_string(call->model));
-    json_object_object_add(body, "input", json_object_new_string(call->prompt));
+    json_object *input = build_input(call);
+    if (!input) {
+        json_object_put(body);
+        return LLMSVC_E_NOMEM;
+    }
+    json_object_object_add(body, "input", input);
     if (call->instructions)
         json_object_object_add(body, "instructions", json_object_new_string(call->instructions));
     for (size_t i = 0; i < call->n_params; i++) {

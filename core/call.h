@@ -1,0 +1,22 @@
+/* call — the pieces of one call attempt shared by call.c and call_stream.c. */
+#ifndef LLMSVC_CALL_H
+#define LLMSVC_CALL_H
+
+#include "http.h"
+#include "stream.h"
+#include "validate.h"
+
+/* The spec's headers (values from variables marked secret) and the call's own. */
+void add_call_headers(const call_ctx *ctx, llmsvc_http_request *req);
+/* A non-2xx answer always ends as an API error carrying the status, the
+ * retryability of its status and the provider's retry-after. */
+llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc_code code,
+                     llmsvc_error **e);
+/* One non-streaming attempt. */
+llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
+                    llmsvc_response *resp, llmsvc_error **e);
+/* One streaming attempt into sink (call_stream.c). */
+llmsvc_code attempt_stream(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
+                           llmsvc_stream *sink, llmsvc_error **e);
+
+#endif
