@@ -89,6 +89,8 @@ struct fu_entry {
     size_t n_headers;
     int headers_set_type; /* headers carry their own content-type */
     long delay_ms;
+    long chunk_bytes;    /* > 0: send the body in pieces of this size (chunked) */
+    long chunk_delay_ms; /* pause before each piece after the first */
     enum fu_fault fault;
     uint64_t oversized_bytes;
 
@@ -575,6 +577,14 @@ static struct fu_entry *entry_parse(struct fake_upstream *fu, json_object *obj, 
             if (field_int(val, key, 0, FU_MAX_DELAY_MS, &n, err, errlen) < 0)
                 goto fail;
             e->delay_ms = (long)n;
+        } else if (strcmp(key, "chunk_bytes") == 0) {
+            if (field_int(val, key, 1, 1 << 20, &n, err, errlen) < 0)
+                goto fail;
+            e->chunk_bytes = (long)n;
+        } else if (strcmp(key, "chunk_delay_ms") == 0) {
+            if (field_int(val, key, 0, FU_MAX_DELAY_MS, &n, err, errlen) < 0)
+                goto fail;
+            e->chunk_delay_ms = (long)n;
         } else if (strcmp(key, "fault") == 0) {
             if (field_string(val, key, &fault, NULL, err, errlen) < 0)
                 goto fail;
@@ -1177,6 +1187,43 @@ static void truncated_free(void *cls)
     free(tb);
 }
 
+/* chunk_bytes: the body in small pieces with chunked transfer encoding (a
+ * stream of server-sent events as a provider sends it), chunk_delay_ms apart;
+ * with fault "truncate", only the first half, then the connection drops
+ * without the final chunk (a stream cut before its end). */
+struct chunked_body {
+    struct fake_upstream *fu;
+    char *owned; /* NULL when data is a cached fixture */
+    const char *data;
+    size_t limit;
+    long chunk;
+    long delay_ms;
+    int cut;
+};
+
+static ssize_t chunked_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct chunked_body *cb = cls;
+    if (pos >= cb->limit)
+        return cb->cut ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+    if (pos > 0 && cb->delay_ms > 0 && wait_ms(cb->fu, cb->delay_ms) < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* stopping */
+    size_t n = cb->limit - (size_t)pos;
+    if (n > (size_t)cb->chunk)
+        n = (size_t)cb->chunk;
+    if (n > max)
+        n = max;
+    memcpy(buf, cb->data + pos, n);
+    return (ssize_t)n;
+}
+
+static void chunked_free(void *cls)
+{
+    struct chunked_body *cb = cls;
+    free(cb->owned);
+    free(cb);
+}
+
 /* fault "oversized": a Responses-shaped body of exactly `total` bytes (or the
  * smallest such body when total is below it), generated as it is sent. */
 static const char oversized_prefix[] =
@@ -1302,7 +1349,24 @@ static enum MHD_Result respond_entry(struct fake_upstream *fu, struct MHD_Connec
         }
         if (body != NULL)
             data = body;
-        if (e->fault == FU_FAULT_TRUNCATE) {
+        if (e->chunk_bytes > 0) {
+            struct chunked_body *cb = malloc(sizeof *cb);
+            if (cb == NULL) {
+                free(body);
+                return MHD_NO;
+            }
+            cb->fu = fu;
+            cb->owned = body;
+            cb->data = data;
+            cb->cut = e->fault == FU_FAULT_TRUNCATE;
+            cb->limit = cb->cut ? len / 2 : len;
+            cb->chunk = e->chunk_bytes;
+            cb->delay_ms = e->chunk_delay_ms;
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, chunked_read, cb,
+                                                     chunked_free);
+            if (resp == NULL)
+                chunked_free(cb);
+        } else if (e->fault == FU_FAULT_TRUNCATE) {
             struct truncated_body *tb = malloc(sizeof *tb);
 
             if (tb == NULL) {
