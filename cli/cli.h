@@ -113,6 +113,7 @@ void call_args_free(call_args *a);
   "  --usage                 after the answer, token counts, cost and latency on stderr\n"
 
 int cmd_call(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_specs(int argc, char **argv);

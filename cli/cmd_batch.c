@@ -57,7 +57,8 @@ static const char usage_text[] =
     "  --plugin-path DIRS    plugin folders (':'-separated), before LLMSVC_PLUGIN_PATH\n"
     "  --spec-path DIRS      spec folders (':'-separated), read after LLMSVC_SPEC_PATH\n"
     "  --verbose             log what happens (plugins loaded, retries) on stderr\n"
-    "  --quiet               no progress and no warnings (the summary stays)\n"
+    "  --quiet               no progress and no warnings (the resume note and the\n"
+    "                        summary stay)\n"
     "  --help                this text\n"
     "\n"
     "Progress goes to stderr: on a terminal one line redrawn with a bar, lines\n"
@@ -69,7 +70,8 @@ static const char usage_text[] =
     "Exit codes: 0 every line has a result and none failed, 4 every line has a\n"
     "result and some are errors, 2 usage, 6 configuration (the runtime or the\n"
     "--store could not be opened), 1 the input or output could not be read or\n"
-    "written, 130 / 143 stopped by SIGINT / SIGTERM (run again to resume).\n";
+    "written (or the output is in use, or is not results of this command),\n"
+    "130 / 143 stopped by SIGINT / SIGTERM (run again to resume).\n";
 
 #define MAX_CONCURRENCY 256
 #define DRAIN_MS 30000L /* how long a stop waits for the calls running */

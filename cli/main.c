@@ -10,6 +10,7 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  call           make one LLM call\n"
+    "  batch          run a JSONL file of requests in parallel, in order, resumably\n"
     "  models         list the models of the loaded specs\n"
     "  plugins        list the provider plugins tried, loaded or refused\n"
     "  specs check    check spec files (file:line:col for every problem)\n"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "call"))
         return cmd_call(argc - 1, argv + 1);
+    if (!strcmp(cmd, "batch"))
+        return cmd_batch(argc - 1, argv + 1);
     if (!strcmp(cmd, "models"))
         return cmd_models(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins"))
