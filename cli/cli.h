@@ -80,6 +80,7 @@ typedef struct call_args {
     llmsvc_request *req;
     int help; /* --help was given and the usage printed */
     int show_usage;
+    int stream;
     const char *store;
     const char *project;
     const char *org;
@@ -110,7 +111,12 @@ void call_args_free(call_args *a);
   "  --timeout SECONDS       per attempt (default 600)\n" \
   "  --retries N             retries of retryable failures (default 2)\n" \
   "  --option KEY=VALUE      provider_options entry; VALUE is JSON or a string (repeatable)\n" \
-  "  --usage                 after the answer, token counts, cost and latency on stderr\n"
+  "  --usage                 after the answer, token counts, cost and latency on stderr\n" \
+  "  --tools FILE            tools the model may call: a JSON list of {name, description,\n" \
+  "                          parameters (JSON Schema)}\n" \
+  "  --tool-choice C         auto, none, required, or a tool's name\n" \
+  "  --json-schema FILE      structured output: the answer follows this JSON Schema\n" \
+  "  --header 'Name: value'  an extra HTTP header for this call (repeatable, as curl -H)\n"
 
 int cmd_call(int argc, char **argv);
 int cmd_batch(int argc, char **argv);

@@ -32,7 +32,12 @@ enum {
     O_PROJECT,
     O_ORG,
     O_IDEMPOTENCY,
-    O_MAX_ATTEMPTS
+    O_MAX_ATTEMPTS,
+    O_STREAM,
+    O_TOOLS,
+    O_TOOL_CHOICE,
+    O_JSON_SCHEMA,
+    O_HEADER
 };
 
 static const struct option longopts[] = {
@@ -60,6 +65,11 @@ static const struct option longopts[] = {
     {"org", required_argument, NULL, O_ORG},
     {"idempotency-key", required_argument, NULL, O_IDEMPOTENCY},
     {"max-attempts", required_argument, NULL, O_MAX_ATTEMPTS},
+    {"stream", no_argument, NULL, O_STREAM},
+    {"tools", required_argument, NULL, O_TOOLS},
+    {"tool-choice", required_argument, NULL, O_TOOL_CHOICE},
+    {"json-schema", required_argument, NULL, O_JSON_SCHEMA},
+    {"header", required_argument, NULL, O_HEADER},
     CLI_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0}};
 
@@ -136,6 +146,44 @@ static int add_option(json_object *opts, const char *arg)
     return 0;
 }
 
+/* --tools FILE: a JSON list of {name, description, parameters} (or OpenAI's
+ * {type: "function", function: {...}}); --json-schema FILE: a JSON Schema. */
+static int apply_file(const char *cmd, llmsvc_request *req, const setting *s)
+{
+    json_object *doc = json_object_from_file(s->arg);
+    if (!doc)
+        return cli_usage(cmd, "cannot read JSON from %s", s->arg);
+    int rc = EXIT_OK;
+    llmsvc_error *err = NULL;
+    if (s->opt == O_JSON_SCHEMA) {
+        const char *base = strrchr(s->arg, '/') ? strrchr(s->arg, '/') + 1 : s->arg;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
+        if (llmsvc_request_set_response_format(req, name,
+                                               json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN),
+                                               1, &err) != LLMSVC_OK)
+            rc = cli_usage(cmd, "%s: %s", s->arg, llmsvc_error_message(err));
+    } else if (!json_object_is_type(doc, json_type_array)) {
+        rc = cli_usage(cmd, "%s must hold a JSON list of tools", s->arg);
+    } else {
+        for (size_t i = 0; rc == EXIT_OK && i < json_object_array_length(doc); i++) {
+            json_object *t = json_object_array_get_idx(doc, i), *f, *v;
+            if (json_object_object_get_ex(t, "function", &f))
+                t = f;
+            const char *name = json_object_object_get_ex(t, "name", &v) ? json_object_get_string(v) : NULL;
+            const char *desc = json_object_object_get_ex(t, "description", &v) ? json_object_get_string(v) : NULL;
+            const char *params = json_object_object_get_ex(t, "parameters", &v)
+                                     ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)
+                                     : NULL;
+            if (llmsvc_request_add_tool(req, name, desc, params, &err) != LLMSVC_OK)
+                rc = cli_usage(cmd, "%s: tool %zu: %s", s->arg, i + 1, llmsvc_error_message(err));
+        }
+    }
+    llmsvc_error_free(err);
+    json_object_put(doc);
+    return rc;
+}
+
 static int apply(const char *cmd, llmsvc_request *req, const setting *s, json_object *opts)
 {
     double x;
@@ -200,6 +248,28 @@ static int apply(const char *cmd, llmsvc_request *req, const setting *s, json_ob
         if (add_option(opts, s->arg) < 0)
             return cli_usage(cmd, "--option takes KEY=VALUE, not '%s'", s->arg);
         break;
+    case O_TOOL_CHOICE:
+        rc = llmsvc_request_set_tool_choice(req, s->arg);
+        break;
+    case O_HEADER: {
+        /* as curl's -H: "Name: value" */
+        const char *colon = strchr(s->arg, ':');
+        char name[256];
+        size_t nlen = colon ? (size_t)(colon - s->arg) : 0;
+        if (!colon || !nlen || nlen >= sizeof name)
+            return cli_usage(cmd, "--header takes 'Name: value', not '%s'", s->arg);
+        memcpy(name, s->arg, nlen);
+        name[nlen] = '\0';
+        const char *value = colon + 1;
+        while (*value == ' ')
+            value++;
+        if (llmsvc_request_add_header(req, name, value) != LLMSVC_OK)
+            return cli_usage(cmd, "--header '%s' is not a valid HTTP header", name);
+        break;
+    }
+    case O_TOOLS:
+    case O_JSON_SCHEMA:
+        return apply_file(cmd, req, s);
     default:
         break;
     }
@@ -259,6 +329,9 @@ int call_args_parse(const char *cmd, const char *usage_text, int argc, char **ar
             break;
         case O_USAGE:
             a->show_usage = 1;
+            break;
+        case O_STREAM:
+            a->stream = 1;
             break;
         case O_STORE:
             a->store = optarg;
