@@ -20,3 +20,8 @@ add_test(NAME abi_example_plugin
          COMMAND ${CMAKE_C_COMPILER} -std=c11 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only
                  -I${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/examples/plugin/shout.c)
 set_tests_properties(abi_symbols abi_headers_c abi_example_host abi_example_plugin PROPERTIES LABELS abi)
+add_test(NAME dropin_plugin
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_dropin.sh $<TARGET_FILE:llmsvc_cli>
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_C_COMPILER})
+set_tests_properties(dropin_plugin PROPERTIES LABELS abi
+  ENVIRONMENT_MODIFICATION "LLMSVC_PLUGIN_PATH=unset:;LLMSVC_SPEC_PATH=unset:")
