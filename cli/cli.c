@@ -47,6 +47,9 @@ int cli_exit_code(llmsvc_code code)
     case LLMSVC_E_CONFIG:
     case LLMSVC_E_STORE:
         return EXIT_CONFIG;
+    case LLMSVC_E_RATE_LIMITED:
+    case LLMSVC_E_BUDGET_EXCEEDED:
+        return EXIT_POLICY;
     default:
         return EXIT_OTHER;
     }

@@ -14,7 +14,8 @@ enum {
     EXIT_VALIDATION = 3, /* VALIDATION, UNKNOWN_MODEL, UNSUPPORTED_PROVIDER, TRANSFORM */
     EXIT_API = 4,        /* API, PROVIDER */
     EXIT_TRANSPORT = 5,  /* TRANSPORT */
-    EXIT_CONFIG = 6      /* CONFIG */
+    EXIT_CONFIG = 6,     /* CONFIG, STORE */
+    EXIT_POLICY = 7      /* RATE_LIMITED, BUDGET_EXCEEDED: refused by local policy */
 };
 
 /* Options every subcommand that opens a runtime takes. */

@@ -179,7 +179,7 @@ static int by_id(const char *sub, int argc, char **argv)
             else if (state && !strcmp(state, "failed")) {
                 rc = EXIT_OTHER;
                 const char *cls = json_object_object_get_ex(o, "error", &e) && e ? str(e, "code") : NULL;
-                for (int k = 1; cls && k <= LLMSVC_E_TIMEOUT; k++) {
+                for (int k = 1; cls && k <= LLMSVC_E_BUDGET_EXCEEDED; k++) {
                     if (!strcmp(cls, llmsvc_code_name((llmsvc_code)k)))
                         rc = cli_exit_code((llmsvc_code)k);
                 }

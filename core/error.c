@@ -14,6 +14,7 @@ static const char *const code_names[] = {
     "OK",        "VALIDATION", "UNSUPPORTED_PROVIDER", "UNKNOWN_MODEL", "TRANSFORM",
     "API",       "TRANSPORT",  "PROVIDER",             "CONFIG",        "NOMEM",
     "INVALID_ARG", "CANCELLED", "STORE",               "NOT_FOUND",     "TIMEOUT",
+    "RATE_LIMITED", "BUDGET_EXCEEDED",
 };
 
 LLMSVC_EXTERN const char *llmsvc_code_name(llmsvc_code code)

@@ -160,7 +160,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_job_wait(llmsvc_store *st, const char *job_id, 
             break;
         }
         long left = timeout_ms >= 0 ? (long)(timeout_ms - waited) : pause;
-        st->engine->wait_work(conn, pause < left ? pause : left);
+        st->engine->wait_job(conn, job_id, pause < left ? pause : left);
         if (pause < 500)
             pause *= 2;
     }

@@ -61,9 +61,12 @@ void store_rows_free(records_row *rows, size_t n)
 /* The URL with any password replaced, for messages and logs. */
 static char *redact_url(const char *url)
 {
-    char *s = strdup(url);
+    /* room for "***" in place of a shorter password */
+    size_t len = strlen(url);
+    char *s = malloc(len + 4);
     if (!s)
         return NULL;
+    memcpy(s, url, len + 1);
     char *scheme = strstr(s, "://");
     if (!scheme)
         return s;

@@ -15,6 +15,7 @@
 #define LLMSVC_STORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "llmsvc/llmsvc.h"
@@ -121,9 +122,15 @@ typedef struct store_engine {
     llmsvc_code (*record)(store_conn *c, const call_record *r, llmsvc_error **err);
     llmsvc_code (*summary)(store_conn *c, const records_query *q, records_row **rows,
                            size_t *n, llmsvc_error **err);
-    /* Sleeps until work may be there (a notification) or timeout_ms passes. */
-    void (*wait_work)(store_conn *c, long timeout_ms);
+    /* Sleeps until work may be there (a notification), timeout_ms passes, or
+     * *stop (may be NULL) is set — noticed within STORE_STOP_CHECK_MS. */
+    void (*wait_work)(store_conn *c, long timeout_ms, atomic_int *stop);
+    /* Sleeps until job id may have ended (a notification) or timeout_ms passes. */
+    void (*wait_job)(store_conn *c, const char *id, long timeout_ms);
 } store_engine;
+
+/* How soon a waiting wait_work notices its stop flag. */
+#define STORE_STOP_CHECK_MS 100
 
 extern const store_engine store_sqlite_engine;
 extern const store_engine store_pg_engine; /* absent engines fail at connect */

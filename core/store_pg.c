@@ -12,6 +12,7 @@
  *  - new work is announced with NOTIFY llmsvc_jobs (a submit, a requeue, a
  *    release) and ended jobs with NOTIFY llmsvc_jobs_done (payload: the id),
  *    so idle workers and llmsvc_job_wait wake at once instead of polling.
+ *    wait_work and wait_job LISTEN only while they wait.
  * Statements are prepared once per connection, when first used. libpq's
  * notices are dropped: the library prints nothing. */
 #include <errno.h>
@@ -56,21 +57,21 @@ static const char *const migrations[] = {
 #define CHANNEL_WORK "llmsvc_jobs"      /* a job may be claimable */
 #define CHANNEL_DONE "llmsvc_jobs_done" /* a job ended; payload: its id */
 
-#define JOB_COLS                                                                      \
-    "id, state, attempts, max_attempts, project_id, organization_id, idempotency_key," \
+#define JOB_COLS                                                                                   \
+    "id, state, attempts, max_attempts, project_id, organization_id, idempotency_key,"             \
     " request, result, error, created_at, started_at, finished_at, run_after"
 
-#define RECORD_COLS                                                                   \
-    "job_id, attempt, project_id, organization_id, provider, model, status,"          \
-    " input_tokens, output_tokens, reasoning_tokens, cost_usd, latency_ms, request,"  \
+#define RECORD_COLS                                                                                \
+    "job_id, attempt, project_id, organization_id, provider, model, status,"                       \
+    " input_tokens, output_tokens, reasoning_tokens, cost_usd, latency_ms, request,"               \
     " response, error, created_at"
 
-#define SUMS                                                                          \
-    " COUNT(*), COUNT(*) FILTER (WHERE status <> 'succeeded'),"                       \
-    " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"               \
-    " COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cost_usd), 0),"                \
-    " COALESCE(SUM(latency_ms), 0)"                                                   \
-    " FROM llmsvc_records WHERE ($1::text IS NULL OR project_id = $1::text)"          \
+#define SUMS                                                                                       \
+    " COUNT(*), COUNT(*) FILTER (WHERE status <> 'succeeded'),"                                    \
+    " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"                            \
+    " COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cost_usd), 0),"                             \
+    " COALESCE(SUM(latency_ms), 0)"                                                                \
+    " FROM llmsvc_records WHERE ($1::text IS NULL OR project_id = $1::text)"                       \
     " AND created_at >= $2::bigint"
 
 enum {
@@ -153,20 +154,20 @@ static const char *const sql[S_COUNT] = {
 
 struct store_conn {
     PGconn *pg;
-    char *label;                      /* the URL without a password */
-    unsigned char prepared[S_COUNT];  /* statements prepared on this session */
-    int listening;                    /* LISTEN llmsvc_jobs issued (a claiming connection) */
-    char watch[64];                   /* the unended job the last get read, "" if none */
+    char *label;                     /* the URL without a password */
+    unsigned char prepared[S_COUNT]; /* statements prepared on this session */
 };
 
 /* ---- errors ---- */
 
-/* The URL with the password of user:password@ and of a password= parameter
- * replaced by ***, for messages. */
+/* The URL with the password of user:password@, and the value of every
+ * query parameter named like *password (password, sslpassword), replaced by
+ * ***, for messages. */
 static char *pg_label(const char *url)
 {
+    /* each value replaced grows by 3 bytes at most, and takes 10 or more */
     size_t len = strlen(url);
-    char *s = malloc(len + 8);
+    char *s = malloc(2 * len + 8);
     if (!s)
         return NULL;
     const char *auth = strstr(url, "://");
@@ -177,28 +178,24 @@ static char *pg_label(const char *url)
         if (*p == '@')
             at = p;
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    size_t o = 0;
     if (colon) {
-        memcpy(s, url, (size_t)(colon + 1 - url));
-        o = (size_t)(colon + 1 - url);
+        size_t o = (size_t)(colon + 1 - url);
+        memcpy(s, url, o);
         memcpy(s + o, "***", 3);
-        o += 3;
-        memcpy(s + o, at, len - (size_t)(at - url) + 1);
+        memcpy(s + o + 3, at, len - (size_t)(at - url) + 1);
     } else {
         memcpy(s, url, len + 1);
     }
-    /* ?password=...&... in the query part */
-    char *q = strchr(s + (auth - url), '?');
-    for (char *p = q; p && *p;) {
-        p++;
-        if (!strncmp(p, "password=", 9)) {
-            char *v = p + 9, *end = v + strcspn(v, "&#");
-            if (end - v != 3 || strncmp(v, "***", 3)) {
-                memmove(v + 3, end, strlen(end) + 1);
-                memcpy(v, "***", 3);
-            }
+    for (char *p = strchr(s + (auth - url), '?'); p; p = strchr(p, '&')) {
+        char *name = p + 1, *eq = name + strcspn(name, "=&#");
+        if (*eq != '=' || eq - name < 8 || strncmp(eq - 8, "password", 8)) {
+            p = name;
+            continue;
         }
-        p = strchr(p, '&');
+        char *v = eq + 1, *end = v + strcspn(v, "&#");
+        memmove(v + 3, end, strlen(end) + 1);
+        memcpy(v, "***", 3);
+        p = v + 3;
     }
     return s;
 }
@@ -211,7 +208,7 @@ static int transient(const store_conn *c, const PGresult *r)
         return 1;
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     if (!state)
-        return PQresultStatus(r) == PGRES_FATAL_ERROR; /* libpq's own: lost the server */
+        return 0; /* libpq's own complaint, the server still there */
     return !strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "40001") ||
            !strcmp(state, "40P01") || !strcmp(state, "53300");
 }
@@ -399,9 +396,10 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits on the socket until a wanted notification (as take_notifies) or the
- * deadline. 1 notified, 0 timed out, -1 the connection failed. */
-static int wait_notify(store_conn *c, const char *payload, int64_t until)
+/* Waits on the socket until a wanted notification (as take_notifies), the
+ * deadline or *stop (may be NULL). 1 notified, 0 timed out or stopped, -1 the
+ * connection failed. */
+static int wait_notify(store_conn *c, const char *payload, int64_t until, atomic_int *stop)
 {
     for (;;) {
         if (!PQconsumeInput(c->pg))
@@ -409,8 +407,10 @@ static int wait_notify(store_conn *c, const char *payload, int64_t until)
         if (take_notifies(c, payload))
             return 1;
         int64_t left = until - mono_ms();
-        if (left <= 0)
+        if (left <= 0 || (stop && atomic_load(stop)))
             return 0;
+        if (stop && left > STORE_STOP_CHECK_MS)
+            left = STORE_STOP_CHECK_MS;
         struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
         if (p.fd < 0)
             return -1;
@@ -512,8 +512,11 @@ static llmsvc_code pg_connect(const char *url, store_conn **out, llmsvc_error **
         one_line(msg, sizeof msg, c, NULL);
         llmsvc_error *e = err_new(LLMSVC_E_STORE, "%s: cannot connect: %s", c->label, msg);
         /* worth retrying when the server is down or not ready; not when it
-         * answered and refused us (no such database, wrong password) */
-        PGPing ping = PQpingParams(keys, values, 1);
+         * answered and refused us (no such database, wrong password). The
+         * ping gives up sooner than the connect did. */
+        const char *const pkeys[] = {"dbname", "connect_timeout", NULL};
+        const char *const pvalues[] = {url, "2", NULL};
+        PGPing ping = PQpingParams(pkeys, pvalues, 1);
         e->retryable = ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
         pg_disconnect(c);
         return err_give(err, e);
@@ -580,23 +583,15 @@ static llmsvc_code pg_get(store_conn *c, const char *id, job_row *out, llmsvc_er
     int found = PQntuples(r) == 1;
     int bad = found && read_row(r, out) < 0;
     PQclear(r);
-    c->watch[0] = '\0';
     if (!found)
         return err_set(err, LLMSVC_E_NOT_FOUND, "no job '%s' in %s", id, c->label);
-    if (bad)
-        return err_give(err, err_nomem());
-    /* what a wait_work on this connection waits for next (llmsvc_job_wait) */
-    if ((!strcmp(out->state, "pending") || !strcmp(out->state, "running")) &&
-        strlen(out->id) < sizeof c->watch)
-        snprintf(c->watch, sizeof c->watch, "%s", out->id);
-    return LLMSVC_OK;
+    return bad ? err_give(err, err_nomem()) : LLMSVC_OK;
 }
 
 static llmsvc_code pg_claim(store_conn *c, const char *owner, int64_t now, long lease_ms,
                             job_row *out, int *got, llmsvc_error **err)
 {
     *got = 0;
-    c->watch[0] = '\0';
     params p = {0};
     p_text(&p, owner);
     p_int(&p, now);
@@ -654,8 +649,7 @@ static void p_record(params *p, const call_record *rec)
     p_int(p, rec->created_at);
 }
 
-static llmsvc_code pg_finish(store_conn *c, const job_finish *f, int *applied,
-                             llmsvc_error **err)
+static llmsvc_code pg_finish(store_conn *c, const job_finish *f, int *applied, llmsvc_error **err)
 {
     *applied = 0;
     params p = {0};
@@ -736,8 +730,8 @@ static llmsvc_code pg_record(store_conn *c, const call_record *rec, llmsvc_error
     return LLMSVC_OK;
 }
 
-static llmsvc_code pg_summary(store_conn *c, const records_query *q, records_row **rows,
-                              size_t *n, llmsvc_error **err)
+static llmsvc_code pg_summary(store_conn *c, const records_query *q, records_row **rows, size_t *n,
+                              llmsvc_error **err)
 {
     params p = {0};
     p_text(&p, q->project_id);
@@ -774,50 +768,50 @@ static llmsvc_code pg_summary(store_conn *c, const records_query *q, records_row
     return LLMSVC_OK;
 }
 
-/* llmsvc_job_wait's wait: for the end of the job the last get read. Listens
- * only while waiting — a pooled connection that listened between uses would
- * let announcements pile up unread — and checks the job once listening, so
- * an end just before the LISTEN is not missed. */
-static void wait_job(store_conn *c, int64_t until)
+/* Waits for an announcement on channel — of the end of the job named
+ * payload, or of any work when payload is NULL — until the deadline.
+ * Listens only while waiting: every announcement in the database wakes every
+ * listening session's server process, and a pooled connection left listening
+ * between uses would let announcements pile up unread. The statement check
+ * (one boolean) runs once listening: true returns at once, so what happened
+ * just before the LISTEN is not missed. */
+static void listen_wait(store_conn *c, const char *channel, int check, const params *p,
+                        const char *payload, int64_t until, atomic_int *stop)
 {
-    if (!exec_ok(c, "LISTEN " CHANNEL_DONE))
+    char q[64];
+    snprintf(q, sizeof q, "LISTEN %s", channel);
+    if (!exec_ok(c, q))
         return;
-    params p = {0};
-    p_text(&p, c->watch);
-    PGresult *r = run(c, S_ENDED, &p);
-    int ended = !ok(r) || PQntuples(r) != 1 || PQgetvalue(r, 0, 0)[0] == 't';
+    PGresult *r = run(c, check, p);
+    int now = !ok(r) || PQntuples(r) != 1 || PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (!ended)
-        wait_notify(c, c->watch, until);
-    if (exec_ok(c, "UNLISTEN " CHANNEL_DONE)) {
+    if (!now)
+        wait_notify(c, payload, until, stop);
+    snprintf(q, sizeof q, "UNLISTEN %s", channel);
+    if (exec_ok(c, q)) {
         PQconsumeInput(c->pg);
-        take_notifies(c, NULL);
+        take_notifies(c, NULL); /* what came meanwhile: the caller looks again anyway */
     }
 }
 
-static void pg_wait_work(store_conn *c, long timeout_ms)
+static void pg_wait_work(store_conn *c, long timeout_ms, atomic_int *stop)
 {
-    int64_t until = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     if (PQstatus(c->pg) != CONNECTION_OK)
         return; /* the caller's next statement reports it */
-    if (c->watch[0]) {
-        wait_job(c, until);
-        return;
-    }
-    /* a worker's wait: for any announcement of work */
-    if (!exec_ok(c, "LISTEN " CHANNEL_WORK))
-        return;
+    int64_t until = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     params p = {0};
     p_int(&p, store_now_ms());
-    PGresult *r = run(c, S_RUNNABLE, &p);
-    int runnable = !ok(r) || PQntuples(r) != 1 || PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!runnable)
-        wait_notify(c, NULL, until);
-    if (exec_ok(c, "UNLISTEN " CHANNEL_WORK)) {
-        PQconsumeInput(c->pg);
-        take_notifies(c, NULL);
-    }
+    listen_wait(c, CHANNEL_WORK, S_RUNNABLE, &p, NULL, until, stop);
+}
+
+static void pg_wait_job(store_conn *c, const char *id, long timeout_ms)
+{
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        return;
+    int64_t until = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    params p = {0};
+    p_text(&p, id);
+    listen_wait(c, CHANNEL_DONE, S_ENDED, &p, id, until, NULL);
 }
 
 const store_engine store_pg_engine = {
@@ -833,4 +827,5 @@ const store_engine store_pg_engine = {
     .record = pg_record,
     .summary = pg_summary,
     .wait_work = pg_wait_work,
+    .wait_job = pg_wait_job,
 };

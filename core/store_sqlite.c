@@ -518,7 +518,7 @@ static int64_t data_version(store_conn *c)
     return v;
 }
 
-static void sq_wait_work(store_conn *c, long timeout_ms)
+static void sq_wait_work(store_conn *c, long timeout_ms, atomic_int *stop)
 {
     /* data_version changes when another connection commits: a submit, a
      * requeue, a finished job. Checking it is a read of shared memory (WAL). */
@@ -527,11 +527,17 @@ static void sq_wait_work(store_conn *c, long timeout_ms)
     while (store_now_ms() - start < timeout_ms) {
         struct timespec ts = {0, step * 1000000L};
         nanosleep(&ts, NULL);
-        if (data_version(c) != v0)
+        if (data_version(c) != v0 || (stop && atomic_load(stop)))
             return;
         if (step < 50)
             step *= 2;
     }
+}
+
+static void sq_wait_job(store_conn *c, const char *id, long timeout_ms)
+{
+    (void)id; /* any commit may be its end */
+    sq_wait_work(c, timeout_ms, NULL);
 }
 
 const store_engine store_sqlite_engine = {
@@ -547,4 +553,5 @@ const store_engine store_sqlite_engine = {
     .record = sq_record,
     .summary = sq_summary,
     .wait_work = sq_wait_work,
+    .wait_job = sq_wait_job,
 };

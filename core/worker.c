@@ -221,7 +221,7 @@ static void *worker_main(void *arg)
             continue;
         }
         if (!got) {
-            w->st->engine->wait_work(c, idle);
+            w->st->engine->wait_work(c, idle, &w->stopping);
             idle = idle * 2 < w->poll_ms ? idle * 2 : w->poll_ms;
             continue;
         }

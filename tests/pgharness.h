@@ -33,17 +33,17 @@
 #include <sys/types.h>
 
 typedef struct pg_harness {
-    char dir[256];     /* the cluster's folder: data/, the socket, server.log */
-    char bindir[512];  /* where postgres, initdb and pg_ctl are */
-    char user[64];     /* the database superuser (the system user running it) */
-    int port;          /* TCP port on 127.0.0.1 */
-    char url[512];     /* postgresql://USER@127.0.0.1:PORT/llmsvc_test */
-    char error[2048];  /* why pgh_start or pgh_create_db failed */
-    uid_t uid;         /* the server's user and group */
+    char dir[256];    /* the cluster's folder: data/, the socket, server.log */
+    char bindir[512]; /* where postgres, initdb and pg_ctl are */
+    char user[64];    /* the database superuser (the system user running it) */
+    int port;         /* TCP port on 127.0.0.1 */
+    char url[512];    /* postgresql://USER@127.0.0.1:PORT/llmsvc_test */
+    char error[2048]; /* why pgh_start or pgh_create_db failed */
+    uid_t uid;        /* the server's user and group */
     gid_t gid;
-    int drop;          /* 1: commands run as uid/gid (the caller is root) */
-    pid_t watchdog;    /* stops the server and removes dir if we die */
-    int watch_fd;      /* our end of the watchdog's pipe */
+    int drop;       /* 1: commands run as uid/gid (the caller is root) */
+    pid_t watchdog; /* stops the server and removes dir if we die */
+    int watch_fd;   /* our end of the watchdog's pipe */
     int running;
 } pg_harness;
 

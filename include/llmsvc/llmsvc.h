@@ -52,7 +52,9 @@ typedef enum llmsvc_code {
     LLMSVC_E_CANCELLED = 11,
     LLMSVC_E_STORE = 12,               /* job store unreachable or corrupt */
     LLMSVC_E_NOT_FOUND = 13,           /* no such job */
-    LLMSVC_E_TIMEOUT = 14              /* a wait ran out (not a network timeout) */
+    LLMSVC_E_TIMEOUT = 14,             /* a wait ran out (not a network timeout) */
+    LLMSVC_E_RATE_LIMITED = 15,        /* refused by a client-side rate limit (local policy) */
+    LLMSVC_E_BUDGET_EXCEEDED = 16      /* refused by a spending budget (local policy) */
 } llmsvc_code;
 
 typedef struct llmsvc_error llmsvc_error;
