@@ -179,8 +179,8 @@ static void fill_cost(llmsvc_response *r, const model_spec *m)
 
 /* The call loop shared by llmsvc_call and llmsvc_call_stream (sink NULL for
  * a plain call). */
-static llmsvc_code run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
-                       llmsvc_response **out, llmsvc_error **err)
+llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
+                     llmsvc_response **out, llmsvc_error **err, int direct_record)
 {
     double t0 = now_ms();
     const llmsvc_runtime *prev = host_enter(rt);
@@ -255,7 +255,7 @@ static llmsvc_code run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_str
         stream_emit(sink, &done);
     }
     call_ctx_clear(&ctx);
-    if (rt->records)
+    if (direct_record && rt->records)
         records_write_direct(rt, req, resp, NULL);
     host_enter(prev);
     *out = resp;
@@ -267,7 +267,7 @@ fail:
         sink->cancelled = 0; /* the host hears how it ended, even after asking to stop */
         stream_emit(sink, &ev);
     }
-    if (rt->records)
+    if (direct_record && rt->records)
         records_write_direct(rt, req, NULL, e);
     /* a stream that broke after some text keeps it for the host */
     if (sink && sink->started && out && resp)
@@ -283,7 +283,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
 {
     if (!rt || !req || !out)
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_call: NULL argument");
-    return run(rt, req, NULL, out, err);
+    return call_run(rt, req, NULL, out, err, 1);
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_call_stream(llmsvc_runtime *rt, const llmsvc_request *req,
@@ -295,7 +295,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call_stream(llmsvc_runtime *rt, const llmsvc_re
     llmsvc_stream sink;
     stream_init(&sink, fn, user, NULL);
     llmsvc_response *resp = NULL;
-    llmsvc_code code = run(rt, req, &sink, &resp, err);
+    llmsvc_code code = call_run(rt, req, &sink, &resp, err, 1);
     stream_free(&sink);
     if (out)
         *out = resp;

@@ -15,6 +15,11 @@ llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc
 /* One non-streaming attempt. */
 llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
                     llmsvc_response *resp, llmsvc_error **e);
+/* llmsvc_call / llmsvc_call_stream (sink NULL for a plain call); a direct
+ * call record is written when records are on and direct_record is set (a
+ * worker's job writes its own record instead). */
+llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
+                     llmsvc_response **out, llmsvc_error **err, int direct_record);
 /* One streaming attempt into sink (call_stream.c). */
 llmsvc_code attempt_stream(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
                            llmsvc_stream *sink, llmsvc_error **e);

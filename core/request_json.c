@@ -203,7 +203,8 @@ static int parse_llm(jctx *c, json_object *o)
 static int parse_root(jctx *c, json_object *o)
 {
     static const char *const known[] = {"llm",        "max_num_results", "provider_options",
-                                        "project_id", "organization_id", "headers"};
+                                        "project_id", "organization_id", "headers",
+                                        "max_retries", "timeout_ms"};
     if (!json_object_is_type(o, json_type_object))
         return fail(c, "request", "the %s must be a JSON object%s", NULL);
     json_object_object_foreach(o, k, v)
@@ -220,6 +221,21 @@ static int parse_root(jctx *c, json_object *o)
                           NULL);
             else
                 c->r->max_num_results = (int)json_object_get_int64(v);
+        } else if (!strcmp(k, "max_retries") || !strcmp(k, "timeout_ms")) {
+            if (json_object_is_type(v, json_type_null))
+                continue;
+            int retries = !strcmp(k, "max_retries");
+            int64_t n = json_object_get_int64(v);
+            if (!json_object_is_type(v, json_type_int) || n < 0 ||
+                n > (retries ? 100 : 86400000))
+                rc = fail(c, k,
+                          retries ? "'%s' must be a whole number from 0 to 100%s"
+                                  : "'%s' must be milliseconds from 0 to 86400000%s",
+                          NULL);
+            else if (retries)
+                c->r->max_retries = (int)n;
+            else
+                c->r->timeout_ms = (long)n;
         } else if (!strcmp(k, "headers")) {
             rc = conv_field(c, k, v);
         } else if (!strcmp(k, "project_id")) {
@@ -353,6 +369,10 @@ json_object *request_to_json_object(const llmsvc_request *r)
         json_object_object_add(root, "max_num_results", json_object_new_int(r->max_num_results));
     if (r->provider_options)
         json_object_object_add(root, "provider_options", json_object_get(r->provider_options));
+    if (r->max_retries >= 0)
+        json_object_object_add(root, "max_retries", json_object_new_int(r->max_retries));
+    if (r->timeout_ms > 0)
+        json_object_object_add(root, "timeout_ms", json_object_new_int64(r->timeout_ms));
     add_str(root, "project_id", r->project_id);
     add_str(root, "organization_id", r->organization_id);
     return root;

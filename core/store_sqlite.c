@@ -177,6 +177,21 @@ fail: {
 }
 }
 
+/* WAL mode. Switching a fresh file to WAL needs an exclusive lock, and SQLite
+ * does not call the busy handler for it: when several processes open a new
+ * store at once, the others wait here and retry. */
+static int set_wal(store_conn *c)
+{
+    for (int i = 0; i < 750; i++) {
+        int rc = exec(c, "PRAGMA journal_mode = WAL");
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return rc;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return SQLITE_BUSY;
+}
+
 static void sq_disconnect(store_conn *c)
 {
     if (!c)
@@ -215,8 +230,7 @@ static llmsvc_code sq_connect(const char *url, store_conn **out, llmsvc_error **
         return code;
     }
     sqlite3_busy_timeout(c->db, 15000);
-    if (exec(c, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
-        exec(c, "PRAGMA synchronous = NORMAL") != SQLITE_OK) {
+    if (set_wal(c) != SQLITE_OK || exec(c, "PRAGMA synchronous = NORMAL") != SQLITE_OK) {
         code = db_error(c, "not a usable SQLite database", err);
         sq_disconnect(c);
         return code;

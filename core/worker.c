@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "error.h"
 #include "request.h"
 #include "response.h"
@@ -134,7 +135,7 @@ static void run_job(llmsvc_worker *w, store_conn *c, int idx, const job_row *job
                LLMSVC_OK) {
         if (job->project_id || job->organization_id)
             llmsvc_request_set_project(req, job->project_id, job->organization_id);
-        llmsvc_call(w->rt, req, &resp, &e);
+        call_run(w->rt, req, NULL, &resp, &e, 0); /* the job writes its own record */
         store_make_record(&rec, req, resp, e, &rq, &rs, &er);
         rec.job_id = job->id;
         rec.attempt = job->attempts;
