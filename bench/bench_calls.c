@@ -192,7 +192,7 @@ static double core_cpu_us(llmsvc_runtime *rt, const char *fixture_body)
     for (long i = 0; i < iters; i++) {
         call_ctx ctx;
         llmsvc_error *e = NULL;
-        if (call_resolve(rt, req, &ctx, &e) != LLMSVC_OK) {
+        if (call_resolve(rt, req, NULL, &ctx, &e) != LLMSVC_OK) {
             fprintf(stderr, "bench: resolve: %s\n", llmsvc_error_message(e));
             exit(1);
         }

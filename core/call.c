@@ -16,6 +16,7 @@
 #include "stream.h"
 #include "validate.h"
 #include "call.h"
+#include "route_call.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 8000
@@ -177,32 +178,32 @@ static void fill_cost(llmsvc_response *r, const model_spec *m)
     r->cost_usd = cost / 1e6;
 }
 
-/* The call loop shared by llmsvc_call and llmsvc_call_stream (sink NULL for
- * a plain call). */
-llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
-                     llmsvc_response **out, llmsvc_error **err, int direct_record)
+/* One target (the request's provider and model, or a route's target):
+ * resolve, the retry loop, cost. *out gets the response, also on failure when
+ * a stream had started (the partial answer); NULL otherwise. */
+static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
+                              const route_target *target, llmsvc_stream *sink, double t0,
+                              llmsvc_response **out, llmsvc_error **e)
 {
-    double t0 = now_ms();
-    const llmsvc_runtime *prev = host_enter(rt);
+    *out = NULL;
     call_ctx ctx;
     llmsvc_response *resp = NULL;
-    llmsvc_error *e = NULL;
-    llmsvc_code code = call_resolve(rt, req, &ctx, &e);
+    llmsvc_code code = call_resolve(rt, req, target, &ctx, e);
     if (code != LLMSVC_OK)
-        goto fail;
+        goto done;
     if (sink && !(ctx.model->caps & LLMSVC_CAP_STREAMING)) {
-        e = err_new(LLMSVC_E_VALIDATION, "model '%s' of provider '%s' has no streaming capability",
-                    ctx.model->name, ctx.provider->name);
-        err_set_provider(e, NULL, "unsupported_capability", "stream");
+        *e = err_new(LLMSVC_E_VALIDATION, "model '%s' of provider '%s' has no streaming capability",
+                     ctx.model->name, ctx.provider->name);
+        err_set_provider(*e, NULL, "unsupported_capability", "stream");
         code = LLMSVC_E_VALIDATION;
-        goto fail;
+        goto done;
     }
     ctx.view.stream = sink != NULL;
     resp = response_new();
     if (!resp || !(resp->provider = strdup(ctx.provider->name))) {
         code = LLMSVC_E_NOMEM;
-        e = err_nomem();
-        goto fail;
+        *e = err_nomem();
+        goto done;
     }
     if (sink)
         sink->resp = resp;
@@ -216,66 +217,110 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
         response_reset(resp);
         if (sink) {
             stream_reset(sink);
-            code = attempt_stream(rt, &ctx, &o, sink, &e);
+            code = attempt_stream(rt, &ctx, &o, sink, e);
         } else {
-            code = attempt(rt, &ctx, &o, resp, &e);
+            code = attempt(rt, &ctx, &o, resp, e);
         }
         /* once something reached the host, a retry would repeat it */
-        if (code == LLMSVC_OK || !e || !e->retryable || n > retries || (sink && sink->started))
+        if (code == LLMSVC_OK || !*e || !(*e)->retryable || n > retries ||
+            (sink && sink->started))
             break;
-        long d = backoff_ms(n, e->retry_after_ms);
+        long d = backoff_ms(n, (*e)->retry_after_ms);
         rt_logf(rt, LLMSVC_LOG_INFO, "%s/%s attempt %d failed (%s); retrying in %ld ms",
-                ctx.provider->name, ctx.model->name, n, e->message, d);
-        llmsvc_error_free(e);
-        e = NULL;
+                ctx.provider->name, ctx.model->name, n, (*e)->message, d);
+        llmsvc_error_free(*e);
+        *e = NULL;
         sleep_ms(d);
     }
     resp->attempts = n;
     if (sink && stream_finish(sink) != LLMSVC_OK && code == LLMSVC_OK) {
         code = LLMSVC_E_NOMEM;
-        e = err_nomem();
+        *e = err_nomem();
     }
     if (code == LLMSVC_OK && !resp->model &&
         response_set(resp, LLMSVC_RESP_MODEL, ctx.model->name) != LLMSVC_OK) {
-        e = err_nomem();
+        *e = err_nomem();
         code = LLMSVC_E_NOMEM;
     }
     fill_cost(resp, ctx.model);
     resp->latency_ms = now_ms() - t0;
     if (code != LLMSVC_OK) {
-        if (!e)
-            e = err_new(code, "the call failed without a reason");
+        if (!*e)
+            *e = err_new(code, "the call failed without a reason");
         if (n > 1)
-            err_prefix(e, "after %d attempts", n);
-        goto fail;
+            err_prefix(*e, "after %d attempts", n);
+    } else {
+        llmsvc_error_free(*e);
+        *e = NULL;
     }
-    llmsvc_error_free(e);
+done:
+    call_ctx_clear(&ctx);
+    if (code == LLMSVC_OK || (sink && sink->started))
+        *out = resp;
+    else
+        llmsvc_response_free(resp);
+    return code;
+}
+
+/* The call loop shared by llmsvc_call and llmsvc_call_stream (sink NULL for
+ * a plain call): the request's own target, or a route's targets in turn. */
+llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
+                     llmsvc_response **out, llmsvc_error **err, int direct_record)
+{
+    double t0 = now_ms();
+    const llmsvc_runtime *prev = host_enter(rt);
+    llmsvc_response *resp = NULL;
+    llmsvc_error *e = NULL;
+    route_plan plan;
+    llmsvc_code code = route_plan_make(rt, req, &plan, &e);
+    try_list tries = {0};
+    for (size_t i = 0; code == LLMSVC_OK && i < plan.n; i++) {
+        double ti = now_ms();
+        code = run_target(rt, req, plan.targets[i], sink, t0, &resp, &e);
+        try_list_add(&tries, plan.targets[i], req, code, e, now_ms() - ti);
+        if (code == LLMSVC_OK || i + 1 == plan.n || (sink && sink->started) ||
+            !route_falls_back(plan.route, e))
+            break;
+        rt_logf(rt, LLMSVC_LOG_INFO, "route '%s': %s/%s failed (%s); falling back to %s/%s",
+                plan.route->name, plan.targets[i]->provider, plan.targets[i]->model, e->message,
+                plan.targets[i + 1]->provider, plan.targets[i + 1]->model);
+        llmsvc_error_free(e);
+        e = NULL;
+        llmsvc_response_free(resp);
+        resp = NULL;
+        code = LLMSVC_OK;
+    }
+    if (resp)
+        route_mark(resp, &plan, &tries);
+    if (e && plan.route)
+        err_prefix(e, "route '%s'", plan.route->name);
+    try_list_free(&tries);
+    route_plan_clear(&plan);
+    if (code != LLMSVC_OK) {
+        if (sink && e) {
+            llmsvc_event ev = {LLMSVC_EVENT_ERROR, NULL, 0, 0, NULL, NULL, NULL, e};
+            sink->cancelled = 0; /* the host hears how it ended, even after asking to stop */
+            stream_emit(sink, &ev);
+        }
+        if (direct_record && rt->records)
+            records_write_direct(rt, req, NULL, e);
+        /* a stream that broke after some text keeps it for the host */
+        if (resp && out)
+            *out = resp;
+        else
+            llmsvc_response_free(resp);
+        host_enter(prev);
+        return err_give(err, e);
+    }
     if (sink) {
         llmsvc_event done = {LLMSVC_EVENT_DONE, NULL, 0, 0, NULL, NULL, resp, NULL};
         stream_emit(sink, &done);
     }
-    call_ctx_clear(&ctx);
     if (direct_record && rt->records)
         records_write_direct(rt, req, resp, NULL);
     host_enter(prev);
     *out = resp;
     return LLMSVC_OK;
-fail:
-    call_ctx_clear(&ctx);
-    if (sink && e) {
-        llmsvc_event ev = {LLMSVC_EVENT_ERROR, NULL, 0, 0, NULL, NULL, NULL, e};
-        sink->cancelled = 0; /* the host hears how it ended, even after asking to stop */
-        stream_emit(sink, &ev);
-    }
-    if (direct_record && rt->records)
-        records_write_direct(rt, req, NULL, e);
-    /* a stream that broke after some text keeps it for the host */
-    if (sink && sink->started && out && resp)
-        *out = resp;
-    else
-        llmsvc_response_free(resp);
-    host_enter(prev);
-    return err_give(err, e);
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *req,

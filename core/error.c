@@ -8,7 +8,7 @@
 
 #include "buf.h"
 
-static llmsvc_error nomem_error = {LLMSVC_E_NOMEM, "out of memory", 1, 1, 0, -1, NULL, NULL, NULL};
+static llmsvc_error nomem_error = {LLMSVC_E_NOMEM, "out of memory", 1, 1, 0, 0, -1, NULL, NULL, NULL};
 
 static const char *const code_names[] = {
     "OK",        "VALIDATION", "UNSUPPORTED_PROVIDER", "UNKNOWN_MODEL", "TRANSFORM",

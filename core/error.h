@@ -13,6 +13,7 @@ struct llmsvc_error {
     char *message;
     int retryable;
     int retry_set; /* retryable was decided by a plugin; the core keeps it */
+    int timeout;   /* a TRANSPORT error that was a timeout */
     int http_status;
     long retry_after_ms; /* -1: none */
     char *provider_type;

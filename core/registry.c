@@ -1,18 +1,37 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fsutil.h"
 #include "spec_yaml.h"
+#include "ydoc.h"
 
 #define MAX_SPEC_FILE (4u << 20)
 
 void registry_init(registry *r)
 {
     memset(r, 0, sizeof *r);
+}
+
+/* A routes file is known by its top-level keys. */
+static int is_routes_doc(ydoc *d)
+{
+    yaml_node_t *root = ydoc_root(d);
+    if (!root || root->type != YAML_MAPPING_NODE)
+        return 0;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        const char *k = ydoc_str(yaml_document_get_node(&d->doc, p->key));
+        if (k && (!strcmp(k, "provider") || !strcmp(k, "models")))
+            return 0;
+        if (k && (!strcmp(k, "routes") || !strcmp(k, "limits") || !strcmp(k, "budgets")))
+            return 1;
+    }
+    return 0;
 }
 
 static int add_file(registry *r, const char *path)
@@ -24,12 +43,29 @@ static int add_file(registry *r, const char *path)
                      errno == EFBIG ? "larger than 4 MiB" : strerror(errno));
         return 0;
     }
-    provider_spec *p = spec_parse(path, data, len, &r->probs);
+    ydoc d;
+    int loaded = ydoc_load(&d, path, data, len, &r->probs) == 0;
+    int rc = 0;
+    if (loaded && is_routes_doc(&d)) {
+        size_t before = r->probs.count;
+        route_file *f = route_parse_doc(&d);
+        if (f && r->probs.count == before) {
+            r->files++;
+            rc = registry_add_routes(r, f);
+        } else {
+            route_file_free(f);
+        }
+    } else if (loaded) {
+        provider_spec *p = spec_parse_doc(&d);
+        if (p) {
+            r->files++;
+            rc = registry_add(r, p);
+        }
+    }
+    if (loaded)
+        ydoc_free(&d);
     free(data);
-    if (!p)
-        return 0;
-    r->files++;
-    return registry_add(r, p);
+    return rc;
 }
 
 int registry_add_path(registry *r, const char *path, int missing_ok)
@@ -52,6 +88,18 @@ int registry_add_path(registry *r, const char *path, int missing_ok)
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = add_file(r, files[i]);
     fs_free_list(files, n);
+    /* routes files beside the specs */
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/routes", path);
+    if (rc == 0 && fs_is_dir(sub) == 1) {
+        if (fs_list_dir(sub, ".yaml", &files, &n) < 0) {
+            problems_add(&r->probs, sub, 0, 0, "cannot read folder: %s", strerror(errno));
+            return 0;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = add_file(r, files[i]);
+        fs_free_list(files, n);
+    }
     return rc;
 }
 
@@ -134,6 +182,74 @@ static int merge_models(provider_spec *old, provider_spec *p)
     return 0;
 }
 
+/* Merges a routes file: a route, a limit (provider+model) or a budget
+ * (project or organization) of a later file replaces the earlier one. */
+int registry_add_routes(registry *r, route_file *f)
+{
+    for (size_t i = 0; i < f->n_routes; i++) {
+        route *nr = f->routes[i];
+        size_t j = 0;
+        while (j < r->n_routes && strcmp(r->routes[j]->name, nr->name))
+            j++;
+        if (j == r->n_routes) {
+            route **nv = realloc(r->routes, (r->n_routes + 1) * sizeof *nv);
+            if (!nv)
+                goto nomem;
+            r->routes = nv;
+            r->n_routes++;
+        } else {
+            route_free(r->routes[j]);
+        }
+        r->routes[j] = nr;
+        f->routes[i] = NULL;
+    }
+    for (size_t i = 0; i < f->n_limits; i++) {
+        limit_rule *l = &f->limits[i];
+        size_t j = 0;
+        while (j < r->n_limits &&
+               (strcmp(r->limits[j].provider, l->provider) ||
+                !r->limits[j].model != !l->model ||
+                (l->model && strcmp(r->limits[j].model, l->model))))
+            j++;
+        if (j == r->n_limits) {
+            limit_rule *nv = realloc(r->limits, (r->n_limits + 1) * sizeof *nv);
+            if (!nv)
+                goto nomem;
+            r->limits = nv;
+            r->n_limits++;
+        } else {
+            limit_rule_clear(&r->limits[j]);
+        }
+        r->limits[j] = *l;
+        memset(l, 0, sizeof *l);
+    }
+    for (size_t i = 0; i < f->n_budgets; i++) {
+        budget_rule *b = &f->budgets[i];
+        size_t j = 0;
+        while (j < r->n_budgets &&
+               !((b->project && r->budgets[j].project && !strcmp(b->project, r->budgets[j].project)) ||
+                 (b->organization && r->budgets[j].organization &&
+                  !strcmp(b->organization, r->budgets[j].organization))))
+            j++;
+        if (j == r->n_budgets) {
+            budget_rule *nv = realloc(r->budgets, (r->n_budgets + 1) * sizeof *nv);
+            if (!nv)
+                goto nomem;
+            r->budgets = nv;
+            r->n_budgets++;
+        } else {
+            budget_rule_clear(&r->budgets[j]);
+        }
+        r->budgets[j] = *b;
+        memset(b, 0, sizeof *b);
+    }
+    route_file_free(f);
+    return 0;
+nomem:
+    route_file_free(f);
+    return -1;
+}
+
 int registry_add(registry *r, provider_spec *p)
 {
     provider_spec *old = NULL;
@@ -213,6 +329,18 @@ int registry_finish(registry *r)
             }
         }
     }
+    for (size_t i = 0; i < r->n_routes; i++) {
+        route *rt = r->routes[i];
+        if (strmap_put(&r->by_route, rt->name, strlen(rt->name), rt, NULL) < 0)
+            return -1;
+        for (size_t j = 0; j < rt->n_targets; j++) {
+            const route_target *t = &rt->targets[j];
+            if (!registry_model(r, t->provider, t->model))
+                problems_add(&r->probs, rt->where, 0, 0,
+                             "route '%s' names model '%s' of provider '%s', which no spec defines",
+                             rt->name, t->model, t->provider);
+        }
+    }
     /* a replacement may be defined by any file of its provider: checked
        once every file is merged (an override names a packaged model) */
     for (size_t i = 0; i < r->n_providers; i++) {
@@ -230,6 +358,16 @@ int registry_finish(registry *r)
 
 void registry_free(registry *r)
 {
+    for (size_t i = 0; i < r->n_routes; i++)
+        route_free(r->routes[i]);
+    free(r->routes);
+    strmap_free(&r->by_route);
+    for (size_t i = 0; i < r->n_limits; i++)
+        limit_rule_clear(&r->limits[i]);
+    free(r->limits);
+    for (size_t i = 0; i < r->n_budgets; i++)
+        budget_rule_clear(&r->budgets[i]);
+    free(r->budgets);
     for (size_t i = 0; i < r->n_providers; i++)
         provider_spec_free(r->providers[i]);
     free(r->providers);
@@ -242,6 +380,11 @@ void registry_free(registry *r)
 provider_spec *registry_provider(const registry *r, const char *name)
 {
     return strmap_get(&r->by_provider, name, strlen(name));
+}
+
+const route *registry_route(const registry *r, const char *name)
+{
+    return strmap_get(&r->by_route, name, strlen(name));
 }
 
 model_spec *registry_model(const registry *r, const char *provider, const char *model)

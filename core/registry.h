@@ -6,6 +6,7 @@
 #define LLMSVC_REGISTRY_H
 
 #include "problems.h"
+#include "route.h"
 #include "spec.h"
 #include "strmap.h"
 
@@ -14,6 +15,13 @@ typedef struct registry {
     size_t n_providers;
     strmap by_provider; /* name → provider_spec */
     strmap by_model;    /* "provider\nmodel-or-alias" → model_spec */
+    route **routes;     /* routes, limits and budgets of the routes files */
+    size_t n_routes;
+    strmap by_route;
+    limit_rule *limits;
+    size_t n_limits;
+    budget_rule *budgets;
+    size_t n_budgets;
     problems probs;     /* every problem met while loading */
     size_t files;       /* files read without problems */
     size_t models;
@@ -21,9 +29,13 @@ typedef struct registry {
 
 void registry_init(registry *r);
 /* Reads one path: a *.yaml file, or every *.yaml file of a folder in name
- * order. missing_ok: a path that does not exist is no problem. Problems go to
+ * order and then of its routes/ subfolder. A file whose top level has
+ * routes, limits or budgets is a routes file; any other is a spec.
+ * missing_ok: a path that does not exist is no problem. Problems go to
  * r->probs; a file with problems is skipped whole. -1 on OOM. */
 int registry_add_path(registry *r, const char *path, int missing_ok);
+/* Merges a parsed routes file (takes it over). -1 on OOM. */
+int registry_add_routes(registry *r, route_file *f);
 /* Merges a parsed provider (takes it over). -1 on OOM. */
 int registry_add(registry *r, provider_spec *p);
 /* Builds the lookup index; call once after the last add. -1 on OOM. */
@@ -31,6 +43,7 @@ int registry_finish(registry *r);
 void registry_free(registry *r);
 
 provider_spec *registry_provider(const registry *r, const char *name);
+const route *registry_route(const registry *r, const char *name);
 model_spec *registry_model(const registry *r, const char *provider, const char *model);
 
 #endif

@@ -55,6 +55,9 @@ LLMSVC_EXTERN void llmsvc_request_free(llmsvc_request *r)
     free(r->project_id);
     free(r->organization_id);
     request_free_conversation(r);
+    free(r->route);
+    free(r->user);
+    free(r->sticky_key);
     free(r);
 }
 
@@ -162,6 +165,29 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_unset(llmsvc_request *r, const char *na
     if (id < 0)
         return LLMSVC_E_INVALID_ARG;
     value_clear(&r->params[id]);
+    return LLMSVC_OK;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_route(llmsvc_request *r, const char *route)
+{
+    return r ? set_str(&r->route, route) : LLMSVC_E_INVALID_ARG;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_user(llmsvc_request *r, const char *user)
+{
+    return r ? set_str(&r->user, user) : LLMSVC_E_INVALID_ARG;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_sticky_key(llmsvc_request *r, const char *key)
+{
+    return r ? set_str(&r->sticky_key, key) : LLMSVC_E_INVALID_ARG;
+}
+
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_cache(llmsvc_request *r, int use_cache)
+{
+    if (!r)
+        return LLMSVC_E_INVALID_ARG;
+    r->no_cache = !use_cache;
     return LLMSVC_OK;
 }
 

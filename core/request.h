@@ -61,6 +61,10 @@ struct llmsvc_request {
     int format_strict;
     llmsvc_kv *headers; /* per-call headers; strings owned */
     size_t n_headers;
+    char *route;      /* a route's name instead of provider and model */
+    char *user;       /* the end user (a split's sticky key) */
+    char *sticky_key; /* an explicit sticky key */
+    int no_cache;     /* skip the response cache */
 };
 
 /* Appends a turn; its strings are copied. NULL on OOM. */

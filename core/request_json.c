@@ -204,7 +204,8 @@ static int parse_root(jctx *c, json_object *o)
 {
     static const char *const known[] = {"llm",        "max_num_results", "provider_options",
                                         "project_id", "organization_id", "headers",
-                                        "max_retries", "timeout_ms"};
+                                        "max_retries", "timeout_ms", "route", "user",
+                                        "sticky_key", "no_cache"};
     if (!json_object_is_type(o, json_type_object))
         return fail(c, "request", "the %s must be a JSON object%s", NULL);
     json_object_object_foreach(o, k, v)
@@ -238,6 +239,17 @@ static int parse_root(jctx *c, json_object *o)
                 c->r->timeout_ms = (long)n;
         } else if (!strcmp(k, "headers")) {
             rc = conv_field(c, k, v);
+        } else if (!strcmp(k, "route")) {
+            rc = get_string(c, v, "route", &c->r->route);
+        } else if (!strcmp(k, "user")) {
+            rc = get_string(c, v, "user", &c->r->user);
+        } else if (!strcmp(k, "sticky_key")) {
+            rc = get_string(c, v, "sticky_key", &c->r->sticky_key);
+        } else if (!strcmp(k, "no_cache")) {
+            if (!json_object_is_type(v, json_type_boolean))
+                rc = fail(c, k, "'%s' must be true or false%s", NULL);
+            else
+                c->r->no_cache = json_object_get_boolean(v);
         } else if (!strcmp(k, "project_id")) {
             rc = get_string(c, v, "project_id", &c->r->project_id);
         } else if (!strcmp(k, "organization_id")) {
@@ -373,6 +385,11 @@ json_object *request_to_json_object(const llmsvc_request *r)
         json_object_object_add(root, "max_retries", json_object_new_int(r->max_retries));
     if (r->timeout_ms > 0)
         json_object_object_add(root, "timeout_ms", json_object_new_int64(r->timeout_ms));
+    add_str(root, "route", r->route);
+    add_str(root, "user", r->user);
+    add_str(root, "sticky_key", r->sticky_key);
+    if (r->no_cache)
+        json_object_object_add(root, "no_cache", json_object_new_boolean(1));
     add_str(root, "project_id", r->project_id);
     add_str(root, "organization_id", r->organization_id);
     return root;

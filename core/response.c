@@ -45,6 +45,25 @@ static void free_tool_calls(llmsvc_response *r)
     r->n_tool_calls = 0;
 }
 
+static void free_tries(llmsvc_response *r)
+{
+    for (size_t i = 0; i < r->n_tries; i++) {
+        free(r->tries[i].provider);
+        free(r->tries[i].model);
+        free(r->tries[i].message);
+    }
+    free(r->tries);
+    r->tries = NULL;
+    r->n_tries = 0;
+}
+
+void response_set_tries(llmsvc_response *r, try_info *tries, size_t n)
+{
+    free_tries(r);
+    r->tries = tries;
+    r->n_tries = n;
+}
+
 void response_reset(llmsvc_response *r)
 {
     free_tool_calls(r);
@@ -67,6 +86,9 @@ LLMSVC_EXTERN void llmsvc_response_free(llmsvc_response *r)
     if (!r)
         return;
     response_reset(r);
+    free_tries(r);
+    free(r->route);
+    free(r->arm);
     free(r->provider);
     buf_free(&r->text);
     buf_free(&r->reasoning);
@@ -241,6 +263,35 @@ LLMSVC_EXTERN const llmsvc_tool_call *llmsvc_response_tool_call(const llmsvc_res
     return r && i < r->n_tool_calls ? &r->tool_calls[i] : NULL;
 }
 
+LLMSVC_EXTERN const char *llmsvc_response_route(const llmsvc_response *r, const char **arm)
+{
+    if (arm)
+        *arm = r ? r->arm : NULL;
+    return r ? r->route : NULL;
+}
+
+LLMSVC_EXTERN int llmsvc_response_cached(const llmsvc_response *r)
+{
+    return r ? r->cached : 0;
+}
+
+LLMSVC_EXTERN size_t llmsvc_response_route_attempt_count(const llmsvc_response *r)
+{
+    return r ? r->n_tries : 0;
+}
+
+LLMSVC_EXTERN const char *llmsvc_response_route_attempt(const llmsvc_response *r, size_t i,
+                                                        const char **model, llmsvc_code *code)
+{
+    if (!r || i >= r->n_tries)
+        return NULL;
+    if (model)
+        *model = r->tries[i].model;
+    if (code)
+        *code = r->tries[i].code;
+    return r->tries[i].provider;
+}
+
 LLMSVC_EXTERN const char *llmsvc_response_state(const llmsvc_response *r, const char **protocol)
 {
     if (protocol)
@@ -330,6 +381,26 @@ json_object *response_to_json_object(const llmsvc_response *r)
     }
     json_object_object_add(o, "tool_calls", calls);
     json_object_object_add(o, "assistant_message", turn);
+    json_object_object_add(o, "cached", json_object_new_boolean(r->cached));
+    if (r->route) {
+        json_object_object_add(o, "route", json_object_new_string(r->route));
+        json_object_object_add(o, "arm", r->arm ? json_object_new_string(r->arm) : NULL);
+        json_object *tries = json_object_new_array();
+        for (size_t i = 0; tries && i < r->n_tries; i++) {
+            const try_info *t = &r->tries[i];
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "provider", t->provider ? json_object_new_string(t->provider) : NULL);
+            json_object_object_add(j, "model", t->model ? json_object_new_string(t->model) : NULL);
+            json_object_object_add(j, "code", json_object_new_string(llmsvc_code_name(t->code)));
+            if (t->http_status)
+                json_object_object_add(j, "http_status", json_object_new_int(t->http_status));
+            if (t->message)
+                json_object_object_add(j, "message", json_object_new_string(t->message));
+            json_object_object_add(j, "latency_ms", number(t->latency_ms, "%.3f"));
+            json_object_array_add(tries, j);
+        }
+        json_object_object_add(o, "route_attempts", tries);
+    }
     return o;
 }
 

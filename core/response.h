@@ -6,6 +6,16 @@
 #include "buf.h"
 #include "llmsvc/plugin.h"
 
+/* One target tried by a route (strings owned). */
+typedef struct try_info {
+    char *provider;
+    char *model;
+    llmsvc_code code; /* LLMSVC_OK for the one that answered */
+    int http_status;
+    char *message;    /* its error, or NULL */
+    double latency_ms;
+} try_info;
+
 struct llmsvc_response {
     char *id;
     char *provider;
@@ -24,6 +34,11 @@ struct llmsvc_response {
     size_t n_tool_calls;
     char *state_protocol;
     char *state; /* the provider's exact JSON text */
+    char *route; /* the route that served the call, or NULL */
+    char *arm;   /* its split arm, or NULL */
+    int cached;  /* served from the response cache */
+    try_info *tries; /* the route's targets as tried */
+    size_t n_tries;
 };
 
 llmsvc_response *response_new(void);
@@ -39,6 +54,8 @@ llmsvc_code response_add_tool_call(llmsvc_response *r, const char *id, const cha
                                    const char *arguments);
 llmsvc_code response_set_state(llmsvc_response *r, const char *protocol, const char *json,
                                size_t len);
+/* Takes over n tries (and their strings). */
+void response_set_tries(llmsvc_response *r, try_info *tries, size_t n);
 llmsvc_code response_add_file_result(llmsvc_response *r, const char *file_id,
                                      const char *filename, double score, const char *text);
 

@@ -742,9 +742,21 @@ static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
     return p;
 }
 
+provider_spec *spec_parse_doc(ydoc *d)
+{
+    size_t before = d->probs->count;
+    provider_spec *p = parse_root(d, ydoc_root(d));
+    if (p && d->probs->count != before) {
+        provider_spec_free(p);
+        p = NULL;
+    }
+    if (!p && d->probs->count == before)
+        problems_add(d->probs, d->file, 0, 0, "out of memory");
+    return p;
+}
+
 provider_spec *spec_parse(const char *file, const char *data, size_t len, problems *probs)
 {
-    size_t before = probs->count;
     if (len > MAX_SPEC_BYTES) {
         problems_add(probs, file, 0, 0, "larger than %u bytes; not a spec file", MAX_SPEC_BYTES);
         return NULL;
@@ -752,13 +764,7 @@ provider_spec *spec_parse(const char *file, const char *data, size_t len, proble
     ydoc d;
     if (ydoc_load(&d, file, data, len, probs) < 0)
         return NULL;
-    provider_spec *p = parse_root(&d, ydoc_root(&d));
+    provider_spec *p = spec_parse_doc(&d);
     ydoc_free(&d);
-    if (p && probs->count != before) {
-        provider_spec_free(p);
-        p = NULL;
-    }
-    if (!p && probs->count == before)
-        problems_add(probs, file, 0, 0, "out of memory");
     return p;
 }

@@ -10,4 +10,8 @@
  * file has any problem (all of them are in probs). */
 provider_spec *spec_parse(const char *file, const char *data, size_t len, problems *probs);
 
+struct ydoc;
+/* The same for a document already read. */
+provider_spec *spec_parse_doc(struct ydoc *d);
+
 #endif

@@ -64,10 +64,13 @@ static const char *const sql[S_COUNT] = {
     [S_CLAIM] = "UPDATE llmsvc_jobs SET state = 'running', lease_owner = ?1,"
                 " lease_until = ?2 + ?3, attempts = attempts + 1,"
                 " started_at = COALESCE(started_at, ?2)"
-                " WHERE id = (SELECT id FROM llmsvc_jobs"
-                "  WHERE (state = 'pending' AND run_after <= ?2)"
-                "     OR (state = 'running' AND lease_until < ?2)"
-                "  ORDER BY run_after, created_at LIMIT 1)"
+                /* two probes, each one index lookup: an OR of both, ordered,
+                 * reads and sorts every pending job on every claim */
+                " WHERE id = COALESCE("
+                "  (SELECT id FROM llmsvc_jobs"
+                "   WHERE state = 'running' AND lease_until < ?2 LIMIT 1),"
+                "  (SELECT id FROM llmsvc_jobs"
+                "   WHERE state = 'pending' AND run_after <= ?2 ORDER BY run_after LIMIT 1))"
                 " RETURNING " JOB_COLS,
     [S_RENEW] = "UPDATE llmsvc_jobs SET lease_until = ?3"
                 " WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",

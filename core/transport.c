@@ -260,6 +260,8 @@ static llmsvc_code map_curl_error(const curl_api *c, CURLcode rc, const char *er
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
         e = err_new(LLMSVC_E_TRANSPORT, "request to %s timed out (%s)", where, detail);
+        if (e != err_nomem())
+            e->timeout = 1;
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:

@@ -208,45 +208,45 @@ static llmsvc_code check_value(const model_spec *m, param_id id, const req_value
 }
 
 /* The value a parameter will have: the request's, else the spec's default. */
-static const char *effective_string(const model_spec *m, const llmsvc_request *req, param_id id)
+static const char *effective_string(const model_spec *m, const req_value *vals, param_id id)
 {
-    if (req->params[id].set)
-        return req->params[id].string;
+    if (vals[id].set)
+        return vals[id].string;
     const param_rule *r = &m->params[id];
     return r->present && r->has_default ? r->def_string : NULL;
 }
 
 /* 0 when every only_with condition of rule id holds; else the failing one. */
-static const param_cond *unmet(const model_spec *m, const llmsvc_request *req, param_id id)
+static const param_cond *unmet(const model_spec *m, const req_value *vals, param_id id)
 {
     const param_rule *r = &m->params[id];
     for (size_t c = 0; c < r->n_only_with; c++) {
-        const char *v = effective_string(m, req, r->only_with[c].param);
+        const char *v = effective_string(m, vals, r->only_with[c].param);
         if (!v || !in_values(r->only_with[c].values, r->only_with[c].n_values, v))
             return &r->only_with[c];
     }
     return NULL;
 }
 
-static llmsvc_code condition_error(const model_spec *m, const llmsvc_request *req, param_id id,
+static llmsvc_code condition_error(const model_spec *m, const req_value *vals, param_id id,
                                    const param_cond *c, llmsvc_error **err)
 {
-    const char *v = effective_string(m, req, c->param);
-    buf vals = BUF_INIT;
-    join_values(&vals, c->values, c->n_values);
+    const char *v = effective_string(m, vals, c->param);
+    buf list = BUF_INIT;
+    join_values(&list, c->values, c->n_values);
     llmsvc_error *e;
     if (v)
         e = err_new(LLMSVC_E_VALIDATION,
                     "model '%s' takes '%s' only when %s is %s, and this request has %s '%s'",
-                    m->name, param_defs[id].name, param_defs[c->param].name, buf_cstr(&vals),
+                    m->name, param_defs[id].name, param_defs[c->param].name, buf_cstr(&list),
                     param_defs[c->param].name, v);
     else
         e = err_new(LLMSVC_E_VALIDATION,
                     "model '%s' takes '%s' only when %s is %s, and this request leaves %s unset",
-                    m->name, param_defs[id].name, param_defs[c->param].name, buf_cstr(&vals),
+                    m->name, param_defs[id].name, param_defs[c->param].name, buf_cstr(&list),
                     param_defs[c->param].name);
     err_set_provider(e, NULL, "unsupported_parameter", param_defs[id].name);
-    buf_free(&vals);
+    buf_free(&list);
     return err_give(err, e);
 }
 
@@ -277,27 +277,27 @@ static void fill_param(llmsvc_param *out, const model_spec *m, param_id id, cons
     }
 }
 
-static llmsvc_code check_params(const model_spec *m, const llmsvc_request *req, call_ctx *ctx,
-                                llmsvc_error **err)
+static llmsvc_code check_params(const model_spec *m, call_ctx *ctx, llmsvc_error **err)
 {
+    const req_value *vals = ctx->vals;
     for (int i = 0; i < P_COUNT; i++) {
-        if (!req->params[i].set)
+        if (!vals[i].set)
             continue;
         if (!m->params[i].present)
             return not_taken(m, (param_id)i, err);
-        llmsvc_code c = check_value(m, (param_id)i, &req->params[i], err);
+        llmsvc_code c = check_value(m, (param_id)i, &vals[i], err);
         if (c != LLMSVC_OK)
             return c;
-        const param_cond *cond = unmet(m, req, (param_id)i);
+        const param_cond *cond = unmet(m, vals, (param_id)i);
         if (cond)
-            return condition_error(m, req, (param_id)i, cond, err);
+            return condition_error(m, vals, (param_id)i, cond, err);
     }
     size_t n = 0;
     for (int i = 0; i < P_COUNT; i++) {
         const param_rule *r = &m->params[i];
-        if (req->params[i].set)
-            fill_param(&ctx->params[n++], m, (param_id)i, &req->params[i]);
-        else if (r->present && r->has_default && !unmet(m, req, (param_id)i))
+        if (vals[i].set)
+            fill_param(&ctx->params[n++], m, (param_id)i, &vals[i]);
+        else if (r->present && r->has_default && !unmet(m, vals, (param_id)i))
             fill_param(&ctx->params[n++], m, (param_id)i, NULL);
     }
     ctx->view.params = ctx->params;
@@ -444,25 +444,39 @@ static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_reque
     return LLMSVC_OK;
 }
 
-static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
-                         int endpoint, llmsvc_error **err)
+static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req,
+                         const route_target *target, call_ctx *ctx, int endpoint,
+                         llmsvc_error **err)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->req = req;
+    ctx->target = target;
+    /* the parameters: the request's, with a route target's on top */
+    for (int i = 0; i < P_COUNT; i++) {
+        ctx->vals[i] = req->params[i];
+        if (target && target->params[i].set) {
+            memset(&ctx->vals[i], 0, sizeof ctx->vals[i]);
+            ctx->vals[i].set = 1;
+            ctx->vals[i].number = target->params[i].number;
+            ctx->vals[i].string = target->params[i].string;
+        }
+    }
+    const char *provider = target ? target->provider : req->provider;
+    const char *model_name = target ? target->model : req->model;
     ctx->specs = specset_acquire((spec_slot *)&rt->specs);
     const registry *reg = &ctx->specs->reg;
-    if (!req->provider || !*req->provider)
+    if (!provider || !*provider)
         return err_set(err, LLMSVC_E_VALIDATION,
-                       "the request names no provider (llm.llm_model_spec.provider)");
-    if (!req->model || !*req->model)
+                       "the request names no provider (llm.llm_model_spec.provider) nor a route");
+    if (!model_name || !*model_name)
         return err_set(err, LLMSVC_E_VALIDATION,
                        "the request names no model (llm.llm_model_spec.model)");
-    const provider_spec *p = registry_provider(reg, req->provider);
+    const provider_spec *p = registry_provider(reg, provider);
     if (!p)
-        return unsupported_provider(reg, req->provider, err);
-    const model_spec *m = registry_model(reg, p->name, req->model);
+        return unsupported_provider(reg, provider, err);
+    const model_spec *m = registry_model(reg, p->name, model_name);
     if (!m)
-        return unknown_model(reg, p, req->model, err);
+        return unknown_model(reg, p, model_name, err);
     llmsvc_code c = check_lifecycle(rt, m, err);
     if (c != LLMSVC_OK)
         return c;
@@ -479,7 +493,7 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     }
     ctx->provider = p;
     ctx->model = m;
-    if ((c = check_params(m, req, ctx, err)) != LLMSVC_OK)
+    if ((c = check_params(m, ctx, err)) != LLMSVC_OK)
         return c;
     if ((c = check_conversation(m, req, ctx, err)) != LLMSVC_OK)
         return c;
@@ -514,16 +528,16 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req, ca
     return LLMSVC_OK;
 }
 
-llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
-                         llmsvc_error **err)
+llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req,
+                         const route_target *target, call_ctx *ctx, llmsvc_error **err)
 {
-    return check(rt, req, ctx, 1, err);
+    return check(rt, req, target, ctx, 1, err);
 }
 
-llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
-                       llmsvc_error **err)
+llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req,
+                       const route_target *target, call_ctx *ctx, llmsvc_error **err)
 {
-    return check(rt, req, ctx, 0, err);
+    return check(rt, req, target, ctx, 0, err);
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_request *req,
@@ -532,7 +546,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_reque
     if (!rt || !req)
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_validate: NULL argument");
     call_ctx ctx;
-    llmsvc_code c = call_check(rt, req, &ctx, err);
+    llmsvc_code c = call_check(rt, req, NULL, &ctx, err);
     call_ctx_clear(&ctx);
     return c;
 }

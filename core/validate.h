@@ -12,6 +12,7 @@
 #include "loader.h"
 #include "request.h"
 #include "runtime.h"
+#include "route.h"
 #include "spec.h"
 
 typedef struct call_ctx {
@@ -24,16 +25,21 @@ typedef struct call_ctx {
     spec_set *specs;      /* held from resolve to call_ctx_clear: the specs stay
                              valid for the whole call even if reloaded meanwhile */
     const llmsvc_request *req; /* the request being called */
+    const route_target *target; /* a route's target, or NULL */
+    req_value vals[P_COUNT];    /* the request's parameters with the target's on top
+                                   (shallow: strings borrowed) */
     llmsvc_message *messages; /* the view's turns (owned array, borrowed strings) */
     llmsvc_tool *tools;
 } call_ctx;
 
-llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
-                         llmsvc_error **err);
+/* target: a route's target (provider, model, parameters) instead of the
+ * request's provider and model; NULL for the request's own. */
+llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req,
+                         const route_target *target, call_ctx *ctx, llmsvc_error **err);
 /* The same checks without the endpoint (base URL, API key): what a host that
  * queues a job for another machine can check (llmsvc_validate). */
-llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req, call_ctx *ctx,
-                       llmsvc_error **err);
+llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req,
+                       const route_target *target, call_ctx *ctx, llmsvc_error **err);
 /* Drops what the context holds; call it after every resolve or check. */
 void call_ctx_clear(call_ctx *ctx);
 

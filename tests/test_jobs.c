@@ -230,9 +230,9 @@ static const char *jstr(json_object *o, const char *key)
 static int64_t jint(json_object *o, const char *key)
 {
     json_object *v = jget(o, key);
-    ck_assert_msg(v && (json_object_is_type(v, json_type_int) ||
-                        json_object_is_type(v, json_type_double)),
-                  "'%s' is not a number in %s", key, json_object_to_json_string(o));
+    ck_assert_msg(
+        v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)),
+        "'%s' is not a number in %s", key, json_object_to_json_string(o));
     return json_object_get_int64(v);
 }
 
@@ -243,8 +243,8 @@ static double jdbl(json_object *o, const char *key)
     return json_object_get_double(v);
 }
 
-#define assert_state(o, want)                                                                 \
-    ck_assert_msg(!strcmp(jstr((o), "state"), (want)), "state %s, expected %s: %s",         \
+#define assert_state(o, want)                                                                      \
+    ck_assert_msg(!strcmp(jstr((o), "state"), (want)), "state %s, expected %s: %s",                \
                   jstr((o), "state"), (want), json_object_to_json_string(o))
 
 /* "2026-11-25T12:34:56.789Z" */
@@ -253,11 +253,11 @@ static void assert_iso_time(const char *s)
     ck_assert_ptr_nonnull(s);
     int y, mo, d, h, mi, sec, ms;
     char z = 0;
-    ck_assert_msg(strlen(s) == 24 &&
-                      sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms,
-                             &z) == 8 &&
-                      z == 'Z' && y >= 2024 && mo >= 1 && mo <= 12,
-                  "not an ISO 8601 UTC time: %s", s);
+    ck_assert_msg(
+        strlen(s) == 24 &&
+            sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms, &z) == 8 &&
+            z == 'Z' && y >= 2024 && mo >= 1 && mo <= 12,
+        "not an ISO 8601 UTC time: %s", s);
 }
 
 /* One integer from the store's file, read with the sqlite3 C API (read-only,
@@ -407,9 +407,8 @@ START_TEST(an_idempotency_key_gives_the_first_jobs_id)
     json_object *o = job_get(a);
     tu_assert_has(json_object_to_json_string(jget(o, "request")), "charge the card once");
     json_object_put(o);
-    ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_jobs WHERE idempotency_key = %Q",
-                            "order-1234"),
-                     1);
+    ck_assert_int_eq(
+        db_int("SELECT COUNT(*) FROM llmsvc_jobs WHERE idempotency_key = %Q", "order-1234"), 1);
     ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_jobs"), 4);
     llmsvc_free(a);
     llmsvc_free(b);
@@ -632,7 +631,8 @@ START_TEST(non_retryable_failures_fail_at_once_with_the_error_kept)
         ck_assert(!json_object_get_boolean(jget(e, "retryable")));
         tu_assert_has(jstr(e, "message"), cases[i].says);
         json_object_put(o);
-        ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_records WHERE job_id = %Q", ids[i]), 1);
+        ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_records WHERE job_id = %Q", ids[i]),
+                         1);
         ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_records WHERE job_id = %Q"
                                 " AND status = 'failed' AND instr(error, %Q) > 0",
                                 ids[i], cases[i].says),
@@ -747,8 +747,8 @@ START_TEST(a_jobs_request_keeps_its_max_retries)
     llmsvc_options o;
     tu_options(&o, plugins, MOCK_SPEC, NULL); /* max_retries: the default, 2 */
     rt = tu_open(&o);
-    llmsvc_request *req = mock_request("mock-1", "no retries, please",
-                                       "{\"error\": \"server\", \"fail_times\": 1}");
+    llmsvc_request *req =
+        mock_request("mock-1", "no retries, please", "{\"error\": \"server\", \"fail_times\": 1}");
     ck_assert_int_eq(llmsvc_request_set_max_retries(req, 0), LLMSVC_OK);
     char *id = submit_opts(req, "p", "o", NULL, 1);
     llmsvc_worker *w = start_worker(1);
@@ -765,7 +765,12 @@ START_TEST(a_jobs_request_keeps_its_max_retries)
 }
 END_TEST
 
-/* ---- job-level retries over HTTP ---- */
+/* ---- job-level retries over HTTP ----
+ *
+ * "Fails, is requeued, then succeeds" needs a provider that answers a later
+ * attempt differently. The mock cannot: its fail_times counts the attempts of
+ * one llmsvc_call, and every job attempt is a new call. The fake upstream's
+ * script queue can: one answer per request, in order. */
 
 START_TEST(a_retryable_failure_is_requeued_with_back_off_then_succeeds)
 {
@@ -818,9 +823,12 @@ START_TEST(a_retryable_failure_is_requeued_with_back_off_then_succeeds)
                             " AND status = 'succeeded' AND attempt = 3",
                             id),
                      1);
-    int64_t t1 = db_int("SELECT created_at FROM llmsvc_records WHERE job_id = %Q AND attempt = 1", id);
-    int64_t t2 = db_int("SELECT created_at FROM llmsvc_records WHERE job_id = %Q AND attempt = 2", id);
-    int64_t t3 = db_int("SELECT created_at FROM llmsvc_records WHERE job_id = %Q AND attempt = 3", id);
+    int64_t t1 =
+        db_int("SELECT created_at FROM llmsvc_records WHERE job_id = %Q AND attempt = 1", id);
+    int64_t t2 =
+        db_int("SELECT created_at FROM llmsvc_records WHERE job_id = %Q AND attempt = 2", id);
+    int64_t t3 =
+        db_int("SELECT created_at FROM llmsvc_records WHERE job_id = %Q AND attempt = 3", id);
     ck_assert_msg(t2 - t1 >= 1000 && t3 - t2 >= 2000, "back-off gaps %lld and %lld ms",
                   (long long)(t2 - t1), (long long)(t3 - t2));
     ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_records WHERE job_id = %Q"
@@ -1098,8 +1106,7 @@ START_TEST(processes_opening_a_fresh_store_at_once_all_succeed)
             int status;
             ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
             ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                          "round %d: process %d of %d failed (status %d)", round, i, PROCS,
-                          status);
+                          "round %d: process %d of %d failed (status %d)", round, i, PROCS, status);
         }
         snprintf(db_path, sizeof db_path, "%s", path);
         ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_schema"), 1);
@@ -1114,9 +1121,9 @@ START_TEST(a_store_of_a_newer_schema_is_refused)
     st = NULL;
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO llmsvc_schema (version) VALUES (99)", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "INSERT INTO llmsvc_schema (version) VALUES (99)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     llmsvc_error *err = open_fails(url);
     ck_assert_int_eq(llmsvc_error_code(err), LLMSVC_E_STORE);

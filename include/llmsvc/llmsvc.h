@@ -252,6 +252,15 @@ LLMSVC_EXTERN llmsvc_code llmsvc_request_set_response_format(llmsvc_request *req
 /* An extra HTTP header for this call only (a gateway's routing header...). */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_add_header(llmsvc_request *req, const char *name,
                                                     const char *value);
+/* Routes (specs/README.md "Routes"): a route's name instead of provider and
+ * model; its fallbacks are tried in turn, or its split picks one arm. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_route(llmsvc_request *req, const char *route);
+/* The end user; a split with `sticky: user` keeps each user on one arm. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_user(llmsvc_request *req, const char *user);
+/* An explicit key for a split with `sticky: key`. */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_sticky_key(llmsvc_request *req, const char *key);
+/* 0: neither read nor fill the response cache for this call (default 1). */
+LLMSVC_EXTERN llmsvc_code llmsvc_request_set_cache(llmsvc_request *req, int use_cache);
 /* Who the call is for, kept in its call record and job (each may be NULL). */
 LLMSVC_EXTERN llmsvc_code llmsvc_request_set_project(llmsvc_request *req, const char *project_id,
                                                      const char *organization_id);
@@ -366,6 +375,16 @@ LLMSVC_EXTERN const llmsvc_file_result *llmsvc_response_file_result(const llmsvc
 LLMSVC_EXTERN size_t llmsvc_response_tool_call_count(const llmsvc_response *resp);
 LLMSVC_EXTERN const llmsvc_tool_call *llmsvc_response_tool_call(const llmsvc_response *resp,
                                                                 size_t i);
+/* The route that served the call (NULL without one) and, in *arm, its split
+ * arm (NULL for fallbacks). */
+LLMSVC_EXTERN const char *llmsvc_response_route(const llmsvc_response *resp, const char **arm);
+/* Non-zero when the answer came from the response cache (it cost nothing). */
+LLMSVC_EXTERN int llmsvc_response_cached(const llmsvc_response *resp);
+/* The targets a route tried, in order: provider (returned), model and the
+ * outcome (LLMSVC_OK for the one that answered). NULL when out of range. */
+LLMSVC_EXTERN size_t llmsvc_response_route_attempt_count(const llmsvc_response *resp);
+LLMSVC_EXTERN const char *llmsvc_response_route_attempt(const llmsvc_response *resp, size_t i,
+                                                        const char **model, llmsvc_code *code);
 /* The provider state of the answer (exact JSON text) and, in *protocol, the
  * protocol it belongs to; NULL when there is none. llmsvc_request_add_response
  * carries it into the next turn. */
