@@ -2,7 +2,10 @@
  * loopback HTTP against the in-process fake upstream: every request mapping
  * rule (asserted on the request the server recorded), every response shape of
  * tests/fixtures/openai, every error body, the cost from the shipped spec's
- * prices, base-URL precedence, and that the API key never leaks.
+ * prices, base-URL precedence, and that the API key never leaks; conversations
+ * (turns, images, tool calls and results), tools, tool_choice, structured
+ * output, and the provider state going back byte for byte in the next turn.
+ * Streaming is in test_openai_stream.c.
  *
  * Expected values come from the fixture files and from
  * llmsvc_runtime_models_json, not from numbers copied into this file. */
@@ -15,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "fake_upstream.h"
+#include "jdoc.h"
 #include "testutil.h"
 
 #define OPENAI_SPEC PROJECT_SRC_DIR "/specs/openai.yaml"
@@ -865,6 +869,8 @@ static void setup_spec(void)
              "headers:\n"
              "  X-Title: {value: llmsvc-tests}\n"
              "  X-Gateway-Route: {env: LLMSVC_TEST_GATEWAY_ROUTE, secret: true}\n"
+             "options:\n"
+             "  strict_tools: \"true\"\n"
              "models:\n"
              "  - name: gw-wired\n"
              "    parameters:\n"
@@ -875,6 +881,8 @@ static void setup_spec(void)
              "      reasoning_effort: {type: enum, values: [low, high], default: low,"
              " wire: reasoning_effort}\n"
              "    pricing: {input_per_mtok: 1.00, output_per_mtok: 2.00}\n"
+             "  - name: gw-tools\n"
+             "    capabilities: [tools]\n"
              "  - name: gw-unwired\n"
              "    parameters:\n"
              "      top_k: {type: int, min: 1, max: 100}\n"
@@ -1449,6 +1457,705 @@ START_TEST(a_response_without_a_model_reports_the_model_asked_for)
 }
 END_TEST
 
+/* ================================================================ conversation */
+
+#define WEATHER_SCHEMA                                                                       \
+    "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"description\":"      \
+    "\"City name, e.g. Paris\"},\"unit\":{\"type\":\"string\",\"enum\":[\"celsius\","          \
+    "\"fahrenheit\"]}},\"required\":[\"city\",\"unit\"],\"additionalProperties\":false}"
+#define WEATHER_PROMPT "What's the weather in Paris and in Tokyo right now?"
+
+/* The exact source text of the value at `path` in a JSON text; with index >= 0,
+ * of that item of the list there (malloc'd). */
+static char *raw_of(const char *text, const char *path, int index)
+{
+    llmsvc_jdoc *d = NULL;
+    llmsvc_error *err = NULL;
+    ck_assert_msg(jdoc_parse(text, strlen(text), &d, &err) == LLMSVC_OK, "%s",
+                  llmsvc_error_message(err));
+    int node = *path ? jdoc_get(d, 0, path) : 0;
+    ck_assert_msg(node >= 0, "no '%s' in the text", path);
+    for (int i = 0; index >= 0 && i <= index; i++) {
+        node = i == 0 ? jdoc_first(d, node) : jdoc_next(d, node);
+        ck_assert_msg(node >= 0, "'%s' has no item %d", path, index);
+    }
+    size_t len;
+    const char *r = jdoc_raw(d, node, &len);
+    char *out = malloc(len + 1);
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, r, len);
+    out[len] = '\0';
+    jdoc_free(d);
+    return out;
+}
+
+static char *fixture_file(const char *name)
+{
+    char path[TU_PATH];
+    snprintf(path, sizeof path, FIXTURES "%s", name);
+    return tu_slurp(path);
+}
+
+/* Whether two JSON texts hold equal values. */
+static int json_same(const char *a, const char *b)
+{
+    json_object *x = json_tokener_parse(a), *y = json_tokener_parse(b);
+    int same = x && y && json_object_equal(x, y);
+    json_object_put(x);
+    json_object_put(y);
+    return same;
+}
+
+#define assert_json_same(got, want)                                                          \
+    do {                                                                                     \
+        const char *g_ = (got), *w_ = (want);                                                \
+        ck_assert_msg(g_ && json_same(g_, w_), "got JSON\n  %s\nwant\n  %s", g_ ? g_ : "(null)", \
+                      w_);                                                                   \
+    } while (0)
+
+/* The JSON text of a value in a recorded body (json-c's plain form). */
+static const char *jtext(json_object *o, const char *path)
+{
+    json_object *v = jat(o, path);
+    ck_assert_msg(v != NULL, "%s is absent", path);
+    return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+static llmsvc_request *from_json(const char *json)
+{
+    llmsvc_request *r = NULL;
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_request_from_json(&r, json, strlen(json), &err);
+    assert_code(rc, LLMSVC_OK, err);
+    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
+    return r;
+}
+
+static void add_weather_tool(llmsvc_request *req)
+{
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_request_add_tool(
+        req, "get_weather", "Get the current weather in a city", WEATHER_SCHEMA, &err);
+    assert_code(rc, LLMSVC_OK, err);
+}
+
+START_TEST(a_conversation_becomes_input_items_in_order)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "And which of them is older?");
+    llmsvc_request_set_instructions(req, "You are a concise guide.");
+    ck_assert_int_eq(llmsvc_request_add_message(req, "system", "Answer in English."), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_message(req, "developer", "Cite no sources."), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_message(req, "user", "What are these two bridges?"),
+                     LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_image(req, "https://example.com/tower-bridge.jpg"),
+                     LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_image(req, "data:image/png;base64,iVBORw0KGgo="),
+                     LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_message(req, "assistant",
+                                                "Tower Bridge in London and the Golden Gate."),
+                     LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_jstr(s.body, "instructions", "You are a concise guide.");
+    json_object *input = jat(s.body, "input");
+    ck_assert(json_object_is_type(input, json_type_array));
+    ck_assert_uint_eq(json_object_array_length(input), 5);
+    assert_json_same(jtext(input, "0"), "{\"role\":\"system\",\"content\":\"Answer in English.\"}");
+    assert_json_same(jtext(input, "1"),
+                     "{\"role\":\"developer\",\"content\":\"Cite no sources.\"}");
+    assert_json_same(jtext(input, "2"),
+                     "{\"role\":\"user\",\"content\":["
+                     "{\"type\":\"input_text\",\"text\":\"What are these two bridges?\"},"
+                     "{\"type\":\"input_image\",\"image_url\":"
+                     "\"https://example.com/tower-bridge.jpg\",\"detail\":\"auto\"},"
+                     "{\"type\":\"input_image\",\"image_url\":"
+                     "\"data:image/png;base64,iVBORw0KGgo=\",\"detail\":\"auto\"}]}");
+    assert_json_same(jtext(input, "3"), "{\"role\":\"assistant\",\"content\":"
+                                        "\"Tower Bridge in London and the Golden Gate.\"}");
+    assert_json_same(jtext(input, "4"),
+                     "{\"role\":\"user\",\"content\":\"And which of them is older?\"}");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_lone_user_turn_with_an_image_has_no_empty_text_part)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", NULL);
+    llmsvc_request_add_message(req, "user", "");
+    llmsvc_request_add_image(req, "https://example.com/receipt.png");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_json_same(jtext(s.body, "input"),
+                     "[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\",\"image_url\":"
+                     "\"https://example.com/receipt.png\",\"detail\":\"auto\"}]}]");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(tool_calls_and_tool_results_become_function_call_items)
+{
+    /* a conversation a host kept itself: no provider state, so the turns are rebuilt */
+    llmsvc_request *req = from_json(
+        "{\"llm\": {\"llm_model_spec\": {\"provider\": \"openai\", \"model\": \"gpt-4.1\"},"
+        " \"messages\": ["
+        "  {\"role\": \"user\", \"content\": \"" WEATHER_PROMPT "\"},"
+        "  {\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": ["
+        "    {\"id\": \"call_Vx7Qm2Lk9Rt4Bn6Zc1Wd8Pj3\", \"name\": \"get_weather\","
+        "     \"arguments\": \"{\\\"city\\\":\\\"Paris\\\",\\\"unit\\\":\\\"celsius\\\"}\"},"
+        "    {\"id\": \"call_Hs3Nf8Yq1Gu5Te0Ka7Mx2Cv9\", \"name\": \"get_weather\","
+        "     \"arguments\": {\"city\": \"Tokyo\", \"unit\": \"celsius\"}}]},"
+        "  {\"role\": \"tool\", \"tool_call_id\": \"call_Vx7Qm2Lk9Rt4Bn6Zc1Wd8Pj3\","
+        "   \"content\": \"{\\\"temperature\\\":18,\\\"sky\\\":\\\"cloudy\\\"}\"},"
+        "  {\"role\": \"tool\", \"tool_call_id\": \"call_Hs3Nf8Yq1Gu5Te0Ka7Mx2Cv9\","
+        "   \"content\": \"24 degrees, clear\"},"
+        "  {\"role\": \"assistant\", \"content\": \"Paris: 18 °C, Tokyo: 24 °C.\","
+        "   \"tool_calls\": [{\"id\": \"call_3\", \"name\": \"get_weather\"}]}]}}");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    json_object *input = jat(s.body, "input");
+    ck_assert_uint_eq(json_object_array_length(input), 7);
+    assert_jstr(input, "0.role", "user");
+    /* the assistant turn without text is its calls alone */
+    assert_json_same(jtext(input, "1"),
+                     "{\"type\":\"function_call\",\"call_id\":\"call_Vx7Qm2Lk9Rt4Bn6Zc1Wd8Pj3\","
+                     "\"name\":\"get_weather\","
+                     "\"arguments\":"
+                     "\"{\\\"city\\\":\\\"Paris\\\",\\\"unit\\\":\\\"celsius\\\"}\"}");
+    assert_jstr(input, "2.type", "function_call");
+    assert_jstr(input, "2.call_id", "call_Hs3Nf8Yq1Gu5Te0Ka7Mx2Cv9");
+    assert_json_same(jstr(input, "2.arguments"), "{\"city\":\"Tokyo\",\"unit\":\"celsius\"}");
+    assert_json_same(jtext(input, "3"),
+                     "{\"type\":\"function_call_output\",\"call_id\":"
+                     "\"call_Vx7Qm2Lk9Rt4Bn6Zc1Wd8Pj3\","
+                     "\"output\":\"{\\\"temperature\\\":18,\\\"sky\\\":\\\"cloudy\\\"}\"}");
+    assert_json_same(jtext(input, "4"),
+                     "{\"type\":\"function_call_output\",\"call_id\":"
+                     "\"call_Hs3Nf8Yq1Gu5Te0Ka7Mx2Cv9\",\"output\":\"24 degrees, clear\"}");
+    /* text and a call: the message, then the call (arguments default to {}) */
+    assert_json_same(jtext(input, "5"),
+                     "{\"role\":\"assistant\",\"content\":\"Paris: 18 °C, Tokyo: 24 °C.\"}");
+    assert_json_same(jtext(input, "6"), "{\"type\":\"function_call\",\"call_id\":\"call_3\","
+                                        "\"name\":\"get_weather\",\"arguments\":\"{}\"}");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(tools_are_flat_function_tools_beside_the_file_search_tool)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", WEATHER_PROMPT);
+    add_weather_tool(req);
+    llmsvc_error *err = NULL;
+    ck_assert_int_eq(llmsvc_request_add_tool(req, "get_time", NULL, NULL, &err), LLMSVC_OK);
+    llmsvc_request_set_vector_store(req, "vs_68e3f1a2b9c48191a7d2c5e4f6b8a0d1", 4);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    json_object *tools = jat(s.body, "tools");
+    ck_assert_uint_eq(json_object_array_length(tools), 3);
+    assert_jstr(s.body, "tools.0.type", "file_search");
+    assert_json_same(jtext(s.body, "tools.1"),
+                     "{\"type\":\"function\",\"name\":\"get_weather\",\"description\":"
+                     "\"Get the current weather in a city\",\"parameters\":" WEATHER_SCHEMA
+                     ",\"strict\":false}");
+    /* no description: none sent; no schema: an object */
+    assert_json_same(jtext(s.body, "tools.2"),
+                     "{\"type\":\"function\",\"name\":\"get_time\",\"parameters\":"
+                     "{\"type\":\"object\"},\"strict\":false}");
+    assert_json_same(jtext(s.body, "include"), "[\"file_search_call.results\"]");
+    /* no choice and no parallel setting: the provider's defaults */
+    ck_assert(!jhas(s.body, "tool_choice"));
+    ck_assert(!jhas(s.body, "parallel_tool_calls"));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+static const struct {
+    const char *choice;
+    const char *want; /* the JSON of tool_choice */
+} choices[] = {
+    {"auto", "\"auto\""},
+    {"none", "\"none\""},
+    {"required", "\"required\""},
+    {"get_weather", "{\"type\":\"function\",\"name\":\"get_weather\"}"},
+};
+
+START_TEST(tool_choice_is_auto_none_required_or_a_named_function)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", WEATHER_PROMPT);
+    add_weather_tool(req);
+    ck_assert_int_eq(llmsvc_request_set_tool_choice(req, choices[_i].choice), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_json_same(jtext(s.body, "tool_choice"), choices[_i].want);
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(parallel_tool_calls_is_sent_as_set)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", WEATHER_PROMPT);
+    add_weather_tool(req);
+    for (int on = 0; on < 2; on++) {
+        ck_assert_int_eq(llmsvc_request_set_parallel_tool_calls(req, on), LLMSVC_OK);
+        llmsvc_response_free(call_ok(req));
+        sent s = sent_get(-1);
+        json_object *v = jat(s.body, "parallel_tool_calls");
+        ck_assert(json_object_is_type(v, json_type_boolean));
+        ck_assert_int_eq(json_object_get_boolean(v), on);
+        sent_free(&s);
+    }
+    llmsvc_request_free(req);
+}
+END_TEST
+
+#define PERSON_SCHEMA                                                                        \
+    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"born\":{\"type\":" \
+    "\"integer\"}},\"required\":[\"name\",\"born\"],\"additionalProperties\":false}"
+
+START_TEST(a_response_format_becomes_text_format_json_schema_beside_verbosity)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "Who built the Eiffel Tower?");
+    llmsvc_request_set_string(req, "verbosity", "low");
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_request_set_response_format(req, "person", PERSON_SCHEMA, 1, &err);
+    assert_code(rc, LLMSVC_OK, err);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_json_same(jtext(s.body, "text"),
+                     "{\"verbosity\":\"low\",\"format\":{\"type\":\"json_schema\",\"name\":"
+                     "\"person\",\"schema\":" PERSON_SCHEMA ",\"strict\":true}}");
+    sent_free(&s);
+    /* not strict, and without verbosity */
+    llmsvc_request_unset(req, "verbosity");
+    rc = llmsvc_request_set_response_format(req, "person", PERSON_SCHEMA, 0, &err);
+    assert_code(rc, LLMSVC_OK, err);
+    llmsvc_response_free(call_ok(req));
+    s = sent_get(-1);
+    ck_assert_int_eq(json_object_object_length(jat(s.body, "text")), 1);
+    ck_assert(!json_object_get_boolean(jat(s.body, "text.format.strict")));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(store_false_asks_for_encrypted_reasoning_from_reasoning_models_only)
+{
+    static const struct {
+        const char *model, *options, *include; /* include: NULL when none is wanted */
+    } cases[] = {
+        {"gpt-6.2-sol", "{\"store\": false}", "[\"reasoning.encrypted_content\"]"},
+        {"gpt-6.2-sol", "{\"store\": true}", NULL},
+        {"gpt-6.2-sol", NULL, NULL},
+        {"gpt-4.1", "{\"store\": false}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        llmsvc_request *req = oreq(cases[i].model, "hello");
+        llmsvc_error *err = NULL;
+        if (cases[i].options)
+            ck_assert_int_eq(llmsvc_request_set_provider_options(req, cases[i].options, &err),
+                             LLMSVC_OK);
+        llmsvc_response_free(call_ok(req));
+        sent s = sent_get(-1);
+        if (cases[i].include)
+            assert_json_same(jtext(s.body, "include"), cases[i].include);
+        else
+            ck_assert_msg(!jhas(s.body, "include"), "case %zu sent an include", i);
+        sent_free(&s);
+        llmsvc_request_free(req);
+    }
+    /* with a vector store, both */
+    llmsvc_request *req = oreq("gpt-6.2-sol", "refunds");
+    llmsvc_request_set_vector_store(req, "vs_abc", 0);
+    llmsvc_request_set_provider_options(req, "{\"store\": false}", NULL);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    assert_json_same(jtext(s.body, "include"),
+                     "[\"file_search_call.results\",\"reasoning.encrypted_content\"]");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_model_without_tools_refuses_them_before_any_request)
+{
+    llmsvc_request *req = tu_request("gateway", "gw-wired", WEATHER_PROMPT);
+    add_weather_tool(req);
+    llmsvc_error *err = call_fail(req, LLMSVC_E_VALIDATION);
+    assert_has(llmsvc_error_message(err), "has no tools capability");
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(the_strict_tools_option_makes_function_tools_strict)
+{
+    llmsvc_request *req = tu_request("gateway", "gw-tools", WEATHER_PROMPT);
+    add_weather_tool(req);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert(json_object_get_boolean(jat(s.body, "tools.0.strict")));
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* ---- tool calls and provider state ---- */
+
+START_TEST(function_calls_become_tool_calls_finishing_with_tool_calls)
+{
+    json_object *fx = fixture("openai/tool_calls.json");
+    serve("openai/tool_calls.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", WEATHER_PROMPT);
+    add_weather_tool(req);
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "tool_calls");
+    ck_assert_str_eq(llmsvc_response_message(resp), "");
+    ck_assert_str_eq(llmsvc_response_reasoning(resp), jstr(fx, "output.0.summary.0.text"));
+    ck_assert_uint_eq(llmsvc_response_tool_call_count(resp), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const llmsvc_tool_call *c = llmsvc_response_tool_call(resp, i);
+        char path[64];
+        snprintf(path, sizeof path, "output.%zu", i + 1);
+        json_object *item = jat(fx, path);
+        /* the call_id (what a tool result answers), not the item's id */
+        ck_assert_str_eq(c->id, jstr(item, "call_id"));
+        ck_assert_str_eq(c->name, jstr(item, "name"));
+        ck_assert_str_eq(c->arguments, jstr(item, "arguments"));
+    }
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_REASONING),
+                     jint(fx, "usage.output_tokens_details.reasoning_tokens"));
+    ck_assert_int_eq(llmsvc_response_tokens(resp, LLMSVC_TOKENS_TOTAL),
+                     jint(fx, "usage.total_tokens"));
+    /* the state: the output list, byte for byte as the provider sent it */
+    char *text = fixture_file("openai/tool_calls.json");
+    char *want = raw_of(text, "output", -1);
+    const char *proto = NULL;
+    ck_assert_str_eq(llmsvc_response_state(resp, &proto), want);
+    ck_assert_str_eq(proto, "openai-responses");
+    free(want);
+    free(text);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(an_answer_without_reasoning_or_calls_has_no_state)
+{
+    static const char *const plain[] = {"openai/basic.json", "openai/file_search.json",
+                                        "openai/refusal.json", "openai/multi_message.json"};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+        serve(plain[i]);
+        llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+        llmsvc_response *resp = call_ok(req);
+        ck_assert_msg(llmsvc_response_state(resp, NULL) == NULL, "%s gave a state", plain[i]);
+        llmsvc_response_free(resp);
+        llmsvc_request_free(req);
+    }
+    /* reasoning alone is state: its encrypted content must go back */
+    serve("openai/reasoning.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_response *resp = call_ok(req);
+    char *text = fixture_file("openai/reasoning.json");
+    char *want = raw_of(text, "output", -1);
+    ck_assert_str_eq(llmsvc_response_state(resp, NULL), want);
+    free(want);
+    free(text);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(reasoning_text_parts_are_reasoning_too)
+{
+    /* what OpenAI-compatible servers of open-weight models return: the raw
+     * reasoning as reasoning_text content, no summary */
+    json_object *fx = fixture("openai/reasoning.json");
+    json_object *item = jat(fx, "output.0");
+    json_object_object_add(item, "summary", json_object_new_array());
+    json_object_object_add(
+        item, "content",
+        json_tokener_parse("[{\"type\": \"reasoning_text\", \"text\": \"101 is prime.\"},"
+                           " {\"type\": \"reasoning_text\", \"text\": \"So is 103.\"}]"));
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "primes?");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_reasoning(resp), "101 is prime.\n\nSo is 103.");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    /* and an empty summary gives no reasoning at all */
+    json_object_object_add(item, "content", NULL);
+    serve_json(fx);
+    req = oreq("gpt-6.2-sol", "primes?");
+    resp = call_ok(req);
+    ck_assert_ptr_null(llmsvc_response_reasoning(resp));
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
+START_TEST(another_incomplete_reason_is_kept_as_the_finish_reason)
+{
+    json_object *fx = fixture("openai/incomplete.json");
+    json_object_object_add(jat(fx, "incomplete_details"), "reason",
+                           json_object_new_string("max_messages"));
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hello");
+    llmsvc_response *resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "max_messages");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    /* a function call cut by the output limit: length, not tool_calls */
+    json_object *calls = fixture("openai/tool_calls.json");
+    json_object_object_add(calls, "status", json_object_new_string("incomplete"));
+    json_object_object_add(calls, "incomplete_details",
+                           json_tokener_parse("{\"reason\": \"max_output_tokens\"}"));
+    serve_json(calls);
+    req = oreq("gpt-6.2-sol", WEATHER_PROMPT);
+    add_weather_tool(req);
+    resp = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(resp), "length");
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+    json_object_put(calls);
+    json_object_put(fx);
+}
+END_TEST
+
+/* Every item of the fixture's output list appears byte for byte in the body,
+ * in order, as items start..start+n-1 of its input. */
+static void assert_items_sent(const char *body_text, json_object *body, const char *fixture_name,
+                              size_t start)
+{
+    char *text = fixture_file(fixture_name);
+    json_object *fx = json_tokener_parse(text);
+    size_t n = json_object_array_length(jat(fx, "output"));
+    const char *from = body_text;
+    for (size_t i = 0; i < n; i++) {
+        char *item = raw_of(text, "output", (int)i);
+        const char *at = strstr(from, item);
+        ck_assert_msg(at != NULL, "item %zu of %s is not in the body byte for byte", i,
+                      fixture_name);
+        from = at + strlen(item);
+        char path[32];
+        snprintf(path, sizeof path, "%zu", start + i);
+        assert_json_same(jtext(jat(body, "input"), path), item);
+        free(item);
+    }
+    json_object_put(fx);
+    free(text);
+}
+
+START_TEST(the_state_goes_back_byte_for_byte_in_place_of_the_assistant_turn)
+{
+    serve("openai/tool_calls.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", WEATHER_PROMPT);
+    llmsvc_request_set_string(req, "reasoning_effort", "high");
+    add_weather_tool(req);
+    llmsvc_response *first = call_ok(req);
+    ck_assert_uint_eq(llmsvc_response_tool_call_count(first), 2);
+
+    /* the next turn: the answer, the tool results, no new prompt */
+    ck_assert_int_eq(llmsvc_request_set_prompt(req, NULL), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_message(req, "user", WEATHER_PROMPT), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_response(req, first), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(first, 0)->id,
+                                                    "{\"temperature\":18,\"sky\":\"cloudy\"}"),
+                     LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(first, 1)->id,
+                                                    "{\"temperature\":24,\"sky\":\"clear\"}"),
+                     LLMSVC_OK);
+    serve("openai/tool_answer.json");
+    llmsvc_response *second = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(second), "stop");
+    ck_assert_str_eq(llmsvc_response_message(second),
+                     "It is 18 °C and cloudy in Paris, and 24 °C and clear in Tokyo.");
+
+    sent s = sent_get(-1);
+    const char *body_text = jstr(s.rec, "body");
+    json_object *input = jat(s.body, "input");
+    ck_assert_uint_eq(json_object_array_length(input), 6);
+    assert_jstr(input, "0.role", "user");
+    assert_items_sent(body_text, s.body, "openai/tool_calls.json", 1);
+    /* no rebuilt assistant message beside the state */
+    ck_assert_uint_eq(tu_count(body_text, "\"role\":\"assistant\""), 0);
+    assert_jstr(input, "4.type", "function_call_output");
+    assert_jstr(input, "4.call_id", "call_Vx7Qm2Lk9Rt4Bn6Zc1Wd8Pj3");
+    assert_jstr(input, "5.call_id", "call_Hs3Nf8Yq1Gu5Te0Ka7Mx2Cv9");
+    /* and the encrypted reasoning with it */
+    json_object *fx = fixture("openai/tool_calls.json");
+    assert_has(body_text, jstr(fx, "output.0.encrypted_content"));
+    json_object_put(fx);
+    sent_free(&s);
+    llmsvc_response_free(second);
+    llmsvc_response_free(first);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_multi_turn_tool_conversation_sends_every_turn)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", NULL);
+    add_weather_tool(req);
+    llmsvc_request_add_message(req, "user", WEATHER_PROMPT);
+    serve("openai/tool_calls.json");
+    llmsvc_response *r1 = call_ok(req);
+    llmsvc_request_add_response(req, r1);
+    for (size_t i = 0; i < llmsvc_response_tool_call_count(r1); i++)
+        llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(r1, i)->id, "18 C");
+    serve("openai/tool_answer.json");
+    llmsvc_response *r2 = call_ok(req);
+    llmsvc_request_add_response(req, r2);
+    llmsvc_request_add_message(req, "user", "Thanks! Should I pack an umbrella for Paris?");
+    llmsvc_response *r3 = call_ok(req); /* basic.json */
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 3);
+
+    sent s = sent_get(-1);
+    const char *body_text = jstr(s.rec, "body");
+    json_object *input = jat(s.body, "input");
+    /* user, 3 items of r1, 2 tool results, 2 items of r2, user */
+    ck_assert_uint_eq(json_object_array_length(input), 9);
+    assert_jstr(input, "0.content", WEATHER_PROMPT);
+    assert_items_sent(body_text, s.body, "openai/tool_calls.json", 1);
+    assert_jstr(input, "4.type", "function_call_output");
+    assert_jstr(input, "5.type", "function_call_output");
+    assert_items_sent(body_text, s.body, "openai/tool_answer.json", 6);
+    assert_jstr(input, "8.role", "user");
+    assert_jstr(input, "8.content", "Thanks! Should I pack an umbrella for Paris?");
+    /* the tools go with every turn */
+    assert_jstr(s.body, "tools.0.name", "get_weather");
+    sent_free(&s);
+    llmsvc_response_free(r3);
+    llmsvc_response_free(r2);
+    llmsvc_response_free(r1);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(state_of_another_protocol_is_ignored_and_the_turn_rebuilt)
+{
+    llmsvc_request *req = from_json(
+        "{\"llm\": {\"llm_model_spec\": {\"provider\": \"openai\", \"model\": \"gpt-6.2-sol\"},"
+        " \"messages\": ["
+        "  {\"role\": \"user\", \"content\": \"Weather in Paris?\"},"
+        "  {\"role\": \"assistant\", \"content\": \"Let me check.\", \"tool_calls\": ["
+        "    {\"id\": \"toolu_01A\", \"name\": \"get_weather\","
+        "     \"arguments\": {\"city\": \"Paris\"}}],"
+        "   \"state\": {\"protocol\": \"anthropic-messages\", \"data\":"
+        "    \"[{\\\"type\\\":\\\"thinking\\\",\\\"thinking\\\":\\\"hmm\\\","
+        "\\\"signature\\\":\\\"EqQBCkYIBxgCKkBsig\\\"}]\"}},"
+        "  {\"role\": \"tool\", \"tool_call_id\": \"toolu_01A\", \"content\": \"18 C\"}]}}");
+    add_weather_tool(req);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    const char *body_text = jstr(s.rec, "body");
+    assert_lacks(body_text, "EqQBCkYIBxgCKkBsig");
+    assert_lacks(body_text, "thinking");
+    json_object *input = jat(s.body, "input");
+    ck_assert_uint_eq(json_object_array_length(input), 4);
+    assert_json_same(jtext(input, "1"), "{\"role\":\"assistant\",\"content\":\"Let me check.\"}");
+    assert_jstr(input, "2.type", "function_call");
+    assert_jstr(input, "2.call_id", "toolu_01A");
+    assert_jstr(input, "3.call_id", "toolu_01A");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(state_of_this_protocol_that_is_not_a_list_is_a_transform_error)
+{
+    static const char *const bad[] = {"{\\\"type\\\":\\\"reasoning\\\"}", "[{\\\"type\\\":",
+                                      "not json"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char json[1024];
+        snprintf(json, sizeof json,
+                 "{\"llm\": {\"llm_model_spec\": {\"provider\": \"openai\", \"model\": "
+                 "\"gpt-6.2-sol\"}, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"},"
+                 " {\"role\": \"assistant\", \"content\": \"hello\", \"state\": {\"protocol\":"
+                 " \"openai-responses\", \"data\": \"%s\"}},"
+                 " {\"role\": \"user\", \"content\": \"again\"}]}}",
+                 bad[i]);
+        llmsvc_request *req = from_json(json);
+        llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
+        assert_has(llmsvc_error_message(err), "state of conversation turn 1");
+        ck_assert(!llmsvc_error_retryable(err));
+        llmsvc_error_free(err);
+        llmsvc_request_free(req);
+    }
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+}
+END_TEST
+
+START_TEST(reasoning_items_of_the_state_do_not_go_to_a_model_that_does_not_reason)
+{
+    /* the conversation moves from gpt-6.2-sol to gpt-4.1 after the tool calls */
+    serve("openai/tool_calls.json");
+    llmsvc_request *req = oreq("gpt-6.2-sol", NULL);
+    add_weather_tool(req);
+    llmsvc_request_add_message(req, "user", WEATHER_PROMPT);
+    llmsvc_response *first = call_ok(req);
+    llmsvc_request_add_response(req, first);
+    llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(first, 0)->id, "18 C");
+    llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(first, 1)->id, "24 C");
+    ck_assert_int_eq(llmsvc_request_set_model(req, "gpt-4.1"), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    const char *body_text = jstr(s.rec, "body");
+    assert_lacks(body_text, "\"type\":\"reasoning\"");
+    assert_lacks(body_text, "encrypted_content");
+    json_object *input = jat(s.body, "input");
+    ck_assert_uint_eq(json_object_array_length(input), 5);
+    char *text = fixture_file("openai/tool_calls.json");
+    for (int i = 1; i <= 2; i++) {
+        char *item = raw_of(text, "output", i);
+        assert_has(body_text, item);
+        free(item);
+    }
+    free(text);
+    sent_free(&s);
+    llmsvc_response_free(first);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(function_calls_without_reasoning_are_state_too)
+{
+    /* a model that does not reason (gpt-4.1): the function_call items go back as they came */
+    json_object *fx = fixture("openai/tool_calls.json");
+    json_object_array_del_idx(jat(fx, "output"), 0, 1);
+    serve_json(fx);
+    llmsvc_request *req = oreq("gpt-4.1", WEATHER_PROMPT);
+    add_weather_tool(req);
+    llmsvc_response *first = call_ok(req);
+    ck_assert_str_eq(llmsvc_response_finish_reason(first), "tool_calls");
+    ck_assert_ptr_null(llmsvc_response_reasoning(first));
+    const char *state = llmsvc_response_state(first, NULL);
+    ck_assert_ptr_nonnull(state);
+    assert_json_same(state, json_object_to_json_string(jat(fx, "output")));
+    llmsvc_request_set_prompt(req, NULL);
+    llmsvc_request_add_message(req, "user", WEATHER_PROMPT);
+    llmsvc_request_add_response(req, first);
+    llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(first, 0)->id, "18 C");
+    llmsvc_request_add_tool_result(req, llmsvc_response_tool_call(first, 1)->id, "24 C");
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    json_object *input = jat(s.body, "input");
+    ck_assert_uint_eq(json_object_array_length(input), 5);
+    assert_json_same(jtext(input, "1"), json_object_to_json_string(jat(fx, "output.0")));
+    assert_json_same(jtext(input, "2"), json_object_to_json_string(jat(fx, "output.1")));
+    sent_free(&s);
+    llmsvc_response_free(first);
+    llmsvc_request_free(req);
+    json_object_put(fx);
+}
+END_TEST
+
 /* ================================================================ cost */
 
 /* The pricing object the runtime reports for an openai model. */
@@ -1741,6 +2448,8 @@ static Suite *openai_responses_suite(void)
     tcase_add_test(tc, spec_headers_are_sent_literal_or_from_their_variable);
     tcase_add_test(tc, an_overlong_header_is_a_transform_error_naming_only_the_header);
     tcase_add_test(tc, a_provider_without_a_key_variable_sends_no_authorization);
+    tcase_add_test(tc, a_model_without_tools_refuses_them_before_any_request);
+    tcase_add_test(tc, the_strict_tools_option_makes_function_tools_strict);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("response");
@@ -1765,6 +2474,33 @@ static Suite *openai_responses_suite(void)
     tcase_add_test(tc, output_items_of_other_types_are_skipped);
     tcase_add_test(tc, a_response_without_usage_has_unknown_counts_and_no_cost);
     tcase_add_test(tc, a_response_without_a_model_reports_the_model_asked_for);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("conversation");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_conversation_becomes_input_items_in_order);
+    tcase_add_test(tc, a_lone_user_turn_with_an_image_has_no_empty_text_part);
+    tcase_add_test(tc, tool_calls_and_tool_results_become_function_call_items);
+    tcase_add_test(tc, tools_are_flat_function_tools_beside_the_file_search_tool);
+    tcase_add_loop_test(tc, tool_choice_is_auto_none_required_or_a_named_function, 0,
+                        (int)(sizeof choices / sizeof *choices));
+    tcase_add_test(tc, parallel_tool_calls_is_sent_as_set);
+    tcase_add_test(tc, a_response_format_becomes_text_format_json_schema_beside_verbosity);
+    tcase_add_test(tc, store_false_asks_for_encrypted_reasoning_from_reasoning_models_only);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("state");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, function_calls_become_tool_calls_finishing_with_tool_calls);
+    tcase_add_test(tc, an_answer_without_reasoning_or_calls_has_no_state);
+    tcase_add_test(tc, reasoning_text_parts_are_reasoning_too);
+    tcase_add_test(tc, another_incomplete_reason_is_kept_as_the_finish_reason);
+    tcase_add_test(tc, the_state_goes_back_byte_for_byte_in_place_of_the_assistant_turn);
+    tcase_add_test(tc, a_multi_turn_tool_conversation_sends_every_turn);
+    tcase_add_test(tc, state_of_another_protocol_is_ignored_and_the_turn_rebuilt);
+    tcase_add_test(tc, state_of_this_protocol_that_is_not_a_list_is_a_transform_error);
+    tcase_add_test(tc, function_calls_without_reasoning_are_state_too);
+    tcase_add_test(tc, reasoning_items_of_the_state_do_not_go_to_a_model_that_does_not_reason);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("cost");

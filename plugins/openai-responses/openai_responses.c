@@ -1,26 +1,58 @@
 /* openai-responses — the OpenAI Responses API (POST {base_url}/responses).
  *
- * Request: prompt → input; instructions; temperature, top_p; max_tokens →
- * max_output_tokens; reasoning_effort → reasoning.effort; verbosity →
- * text.verbosity; a vector store → a file_search tool (vector_store_ids,
- * max_num_results) with include ["file_search_call.results"]. A spec `wire`
- * name overrides any of these; provider_options are merged into the body last.
+ * Request: the conversation → input (a lone user prompt as a string, else a
+ * list of items: messages with input_text/input_image parts, the assistant's
+ * turns, its function_call items and the function_call_output items of tool
+ * results; an assistant turn carrying this protocol's state is written back
+ * as the output items it holds, byte for byte); instructions; temperature,
+ * top_p; max_tokens → max_output_tokens; reasoning_effort → reasoning.effort;
+ * verbosity → text.verbosity; tools (flat function tools, beside a
+ * file_search tool for a vector store), tool_choice, parallel_tool_calls; a
+ * response format → text.format {type: json_schema}; stream. A spec `wire`
+ * name overrides a parameter's field; provider_options are merged last.
  *
  * Response: the text of every output_text part of every message item (the
  * wire has no output_text field: that is an SDK convenience), refusals,
- * reasoning summaries, file_search_call results, usage with cached input,
- * cache writes and reasoning tokens. Finish reasons: completed → "stop",
- * incomplete max_output_tokens → "length", content_filter → "content_filter",
- * a refusal → "refusal". status "failed" and error bodies → API errors keeping
- * the provider's message, type, code and param.
+ * reasoning summaries (and reasoning_text parts), function_call items as tool
+ * calls, file_search_call results, usage with cached input, cache writes and
+ * reasoning tokens. Finish reasons: a refusal → "refusal"; incomplete
+ * max_output_tokens → "length", content_filter → "content_filter", another
+ * reason as itself; function calls → "tool_calls"; else "stop". status
+ * "failed" and error bodies → API errors keeping the provider's message,
+ * type, code and param. The whole `output` list is the provider state when it
+ * holds reasoning or function_call items.
+ *
+ * Streaming: the response.* events → text, reasoning and tool-call deltas (by
+ * output_index); response.completed / response.incomplete give usage, finish
+ * reason, id, model and state; response.failed and `error` events are API
+ * errors. There is no [DONE] sentinel.
+ *
+ * docs/protocols/openai-responses.md describes all of it.
  */
 #include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "llmsvc/plugin.h"
 
+#define PROTOCOL "openai-responses"
+
 static const llmsvc_host *host;
+
+typedef llmsvc_jdoc jdoc;
+
+static int is(const char *s, const char *lit)
+{
+    return s && strcmp(s, lit) == 0;
+}
+
+/* Whether the core's call_info is recent enough to have `field`. */
+#define HAS(call, field) ((call)->size >= offsetof(llmsvc_call_info, field) + sizeof((call)->field))
+
+/* ================================================================ request */
 
 /* The body field each parameter goes to, unless the spec says otherwise. */
 static const char *default_wire(const char *name)
@@ -39,72 +71,256 @@ static const char *default_wire(const char *name)
     return NULL;
 }
 
-static llmsvc_code add_file_search(const llmsvc_call_info *call, json_object *body)
+/* Building JSON: each helper takes over v and records a failed allocation in
+ * *oom instead of returning it, so that a builder checks once at its end. */
+static void put(json_object *o, const char *key, json_object *v, int *oom)
 {
-    json_object *tool = json_object_new_object(), *ids = json_object_new_array(),
-                *tools = json_object_new_array(), *include = json_object_new_array();
-    if (!tool || !ids || !tools || !include) {
-        json_object_put(tool);
-        json_object_put(ids);
-        json_object_put(tools);
-        json_object_put(include);
-        return LLMSVC_E_NOMEM;
+    if (!o || !v || json_object_object_add(o, key, v) != 0) {
+        json_object_put(v);
+        *oom = 1;
     }
-    json_object_object_add(tool, "type", json_object_new_string("file_search"));
-    json_object_array_add(ids, json_object_new_string(call->vector_store_id));
-    json_object_object_add(tool, "vector_store_ids", ids);
-    if (call->max_num_results > 0)
-        json_object_object_add(tool, "max_num_results", json_object_new_int(call->max_num_results));
-    json_object_array_add(tools, tool);
-    json_object_object_add(body, "tools", tools);
-    json_object_array_add(include, json_object_new_string("file_search_call.results"));
-    json_object_object_add(body, "include", include);
+}
+
+static void push(json_object *a, json_object *v, int *oom)
+{
+    if (!a || !v || json_object_array_add(a, v) != 0) {
+        json_object_put(v);
+        *oom = 1;
+    }
+}
+
+static json_object *str(const char *s)
+{
+    return json_object_new_string(s ? s : "");
+}
+
+static json_object *raw(const char *json)
+{
+    return host->json_raw(json, strlen(json));
+}
+
+/* store: false in provider_options: the Responses API keeps nothing, so
+ * reasoning can only come back as its encrypted content. */
+static int store_off(const llmsvc_call_info *call)
+{
+    json_object *v;
+    return call->provider_options &&
+           json_object_object_get_ex((json_object *)call->provider_options, "store", &v) &&
+           json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v);
+}
+
+/* {"role", "content"}: the text as a string, or input_text and input_image
+ * parts when the turn has images. */
+static json_object *message_item(const llmsvc_message *m, int *oom)
+{
+    json_object *item = json_object_new_object();
+    put(item, "role", str(m->role), oom);
+    if (!m->n_images) {
+        put(item, "content", str(m->content), oom);
+        return item;
+    }
+    json_object *parts = json_object_new_array();
+    if (m->content && *m->content) {
+        json_object *t = json_object_new_object();
+        put(t, "type", str("input_text"), oom);
+        put(t, "text", str(m->content), oom);
+        push(parts, t, oom);
+    }
+    for (size_t j = 0; j < m->n_images; j++) {
+        json_object *img = json_object_new_object();
+        put(img, "type", str("input_image"), oom);
+        put(img, "image_url", str(m->images[j]), oom);
+        put(img, "detail", str("auto"), oom);
+        push(parts, img, oom);
+    }
+    put(item, "content", parts, oom);
+    return item;
+}
+
+/* An assistant turn rebuilt from its text and tool calls: the message (when
+ * it has text, or nothing else), then one function_call item per call. */
+static void assistant_items(const llmsvc_message *m, json_object *items, int *oom)
+{
+    if ((m->content && *m->content) || !m->n_tool_calls)
+        push(items, message_item(m, oom), oom);
+    for (size_t j = 0; j < m->n_tool_calls; j++) {
+        const llmsvc_tool_call *c = &m->tool_calls[j];
+        json_object *fc = json_object_new_object();
+        put(fc, "type", str("function_call"), oom);
+        put(fc, "call_id", str(c->id), oom);
+        put(fc, "name", str(c->name), oom);
+        put(fc, "arguments", str(c->arguments && *c->arguments ? c->arguments : "{}"), oom);
+        push(items, fc, oom);
+    }
+}
+
+/* This protocol's state of an assistant turn (turn i): the `output` list of
+ * the response it came from; each of its items goes back exactly as received,
+ * but reasoning items only to a model that reasons (a conversation may move
+ * to one that does not, and encrypted reasoning is for reasoning models). */
+static llmsvc_code state_items(const llmsvc_call_info *call, const llmsvc_message *m, size_t i,
+                               json_object *items, int *oom, llmsvc_error **err)
+{
+    size_t len = strlen(m->state);
+    json_object *check = json_tokener_parse(m->state);
+    int is_list = json_object_is_type(check, json_type_array);
+    json_object_put(check);
+    if (!is_list) {
+        *err = host->error_new(LLMSVC_E_TRANSFORM,
+                               "the %s state of conversation turn %zu is not a list of output "
+                               "items; it cannot be sent back",
+                               PROTOCOL, i);
+        return LLMSVC_E_TRANSFORM;
+    }
+    jdoc *d = NULL;
+    llmsvc_code rc = host->jdoc_parse(m->state, len, &d, err);
+    if (rc != LLMSVC_OK)
+        return rc;
+    int reasons = (call->capabilities & LLMSVC_CAP_REASONING) != 0;
+    for (int it = host->jdoc_first(d, 0); it >= 0; it = host->jdoc_next(d, it)) {
+        if (!reasons && is(host->jdoc_get_str(d, it, "type"), "reasoning"))
+            continue;
+        size_t n;
+        const char *text = host->jdoc_raw(d, it, &n);
+        push(items, text ? host->json_raw(text, n) : NULL, oom);
+    }
+    host->jdoc_free(d);
     return LLMSVC_OK;
 }
 
 /* input: the prompt as a string when it is the whole conversation, else a
- * list of turns ({"role", "content"}; images as input_image parts). */
-static json_object *build_input(const llmsvc_call_info *call)
+ * list of items. */
+static llmsvc_code build_input(const llmsvc_call_info *call, json_object **out, llmsvc_error **err)
 {
-    if (call->n_messages == 1 && !strcmp(call->messages[0].role, "user") &&
-        !call->messages[0].n_images)
-        return json_object_new_string(call->messages[0].content ? call->messages[0].content : "");
-    json_object *items = json_object_new_array();
-    for (size_t i = 0; items && i < call->n_messages; i++) {
-        const llmsvc_message *m = &call->messages[i];
-        json_object *item = json_object_new_object();
-        if (m->tool_call_id) {
-            json_object_object_add(item, "type", json_object_new_string("function_call_output"));
-            json_object_object_add(item, "call_id", json_object_new_string(m->tool_call_id));
-            json_object_object_add(item, "output", json_object_new_string(m->content ? m->content : ""));
-        } else if (m->n_images) {
-            json_object *parts = json_object_new_array();
-            json_object *t = json_object_new_object();
-            json_object_object_add(t, "type", json_object_new_string("input_text"));
-            json_object_object_add(t, "text", json_object_new_string(m->content ? m->content : ""));
-            json_object_array_add(parts, t);
-            for (size_t j = 0; j < m->n_images; j++) {
-                json_object *img = json_object_new_object();
-                json_object_object_add(img, "type", json_object_new_string("input_image"));
-                json_object_object_add(img, "image_url", json_object_new_string(m->images[j]));
-                json_object_array_add(parts, img);
-            }
-            json_object_object_add(item, "role", json_object_new_string(m->role));
-            json_object_object_add(item, "content", parts);
-        } else {
-            json_object_object_add(item, "role", json_object_new_string(m->role));
-            json_object_object_add(item, "content", json_object_new_string(m->content ? m->content : ""));
-        }
-        json_object_array_add(items, item);
+    int oom = 0;
+    *out = NULL;
+    if (!HAS(call, n_messages)) { /* a core from before conversations */
+        *out = str(call->prompt);
+        return *out ? LLMSVC_OK : LLMSVC_E_NOMEM;
     }
-    return items;
+    if (call->n_messages == 1 && is(call->messages[0].role, "user") &&
+        !call->messages[0].n_images) {
+        *out = str(call->messages[0].content);
+        return *out ? LLMSVC_OK : LLMSVC_E_NOMEM;
+    }
+    json_object *items = json_object_new_array();
+    if (!items)
+        return LLMSVC_E_NOMEM;
+    for (size_t i = 0; i < call->n_messages; i++) {
+        const llmsvc_message *m = &call->messages[i];
+        if (m->tool_call_id) {
+            json_object *r = json_object_new_object();
+            put(r, "type", str("function_call_output"), &oom);
+            put(r, "call_id", str(m->tool_call_id), &oom);
+            put(r, "output", str(m->content), &oom);
+            push(items, r, &oom);
+        } else if (is(m->role, "assistant") && m->state && is(m->state_protocol, PROTOCOL)) {
+            llmsvc_code rc = state_items(call, m, i, items, &oom, err);
+            if (rc != LLMSVC_OK) {
+                json_object_put(items);
+                return rc;
+            }
+        } else if (is(m->role, "assistant")) {
+            /* state of another protocol is not for this provider: ignored */
+            assistant_items(m, items, &oom);
+        } else {
+            push(items, message_item(m, &oom), &oom);
+        }
+    }
+    if (oom) {
+        json_object_put(items);
+        return LLMSVC_E_NOMEM;
+    }
+    *out = items;
+    return LLMSVC_OK;
 }
 
-static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
-                                 llmsvc_http_request *out, llmsvc_error **err)
+/* tools: the file_search tool of a vector store, then the function tools
+ * (flat: {type, name, description, parameters, strict}). */
+static void add_tools(const llmsvc_call_info *call, json_object *body, int *oom)
 {
-    (void)state;
-    llmsvc_code rc;
+    size_t n_tools = HAS(call, tools) ? call->n_tools : 0;
+    if (!call->vector_store_id && !n_tools)
+        return;
+    json_object *tools = json_object_new_array();
+    if (call->vector_store_id) {
+        json_object *fs = json_object_new_object(), *ids = json_object_new_array();
+        put(fs, "type", str("file_search"), oom);
+        push(ids, str(call->vector_store_id), oom);
+        put(fs, "vector_store_ids", ids, oom);
+        if (call->max_num_results > 0)
+            put(fs, "max_num_results", json_object_new_int(call->max_num_results), oom);
+        push(tools, fs, oom);
+    }
+    const char *strict = host->call_option(call, "strict_tools");
+    for (size_t i = 0; i < n_tools; i++) {
+        const llmsvc_tool *t = &call->tools[i];
+        json_object *fn = json_object_new_object();
+        put(fn, "type", str("function"), oom);
+        put(fn, "name", str(t->name), oom);
+        if (t->description)
+            put(fn, "description", str(t->description), oom);
+        put(fn, "parameters", raw(t->parameters ? t->parameters : "{\"type\":\"object\"}"), oom);
+        put(fn, "strict", json_object_new_boolean(is(strict, "true")), oom);
+        push(tools, fn, oom);
+    }
+    put(body, "tools", tools, oom);
+}
+
+/* include: file-search results with a vector store; encrypted reasoning when
+ * nothing is stored (store: false) and the model reasons. */
+static void add_include(const llmsvc_call_info *call, json_object *body, int *oom)
+{
+    int results = call->vector_store_id != NULL;
+    int encrypted = (call->capabilities & LLMSVC_CAP_REASONING) && store_off(call);
+    if (!results && !encrypted)
+        return;
+    json_object *include = json_object_new_array();
+    if (results)
+        push(include, str("file_search_call.results"), oom);
+    if (encrypted)
+        push(include, str("reasoning.encrypted_content"), oom);
+    put(body, "include", include, oom);
+}
+
+static void add_tool_choice(const llmsvc_call_info *call, json_object *body, int *oom)
+{
+    if (!HAS(call, parallel_tool_calls))
+        return;
+    if (is(call->tool_choice, "tool") && call->tool_choice_name) {
+        json_object *tc = json_object_new_object();
+        put(tc, "type", str("function"), oom);
+        put(tc, "name", str(call->tool_choice_name), oom);
+        put(body, "tool_choice", tc, oom);
+    } else if (call->tool_choice) {
+        put(body, "tool_choice", str(call->tool_choice), oom);
+    }
+    if (call->parallel_tool_calls >= 0)
+        put(body, "parallel_tool_calls", json_object_new_boolean(call->parallel_tool_calls), oom);
+}
+
+/* text.format: {type: json_schema, name, schema, strict}, beside text.verbosity. */
+static llmsvc_code add_format(const llmsvc_call_info *call, json_object *body)
+{
+    if (!HAS(call, response_format_strict) || !call->response_format_schema)
+        return LLMSVC_OK;
+    int oom = 0;
+    json_object *fmt = json_object_new_object();
+    put(fmt, "type", str("json_schema"), &oom);
+    put(fmt, "name", str(call->response_format_name ? call->response_format_name : "response"),
+        &oom);
+    put(fmt, "schema", raw(call->response_format_schema), &oom);
+    put(fmt, "strict", json_object_new_boolean(call->response_format_strict != 0), &oom);
+    if (oom) {
+        json_object_put(fmt);
+        return LLMSVC_E_NOMEM;
+    }
+    return host->json_set_path(body, "text.format", fmt);
+}
+
+static llmsvc_code set_auth(const llmsvc_call_info *call, llmsvc_http_request *out,
+                            llmsvc_error **err)
+{
     char url[2048];
     int n = snprintf(url, sizeof url, "%s/responses", call->base_url ? call->base_url : "");
     if (!call->base_url || n < 0 || (size_t)n >= sizeof url) {
@@ -112,91 +328,198 @@ static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
                                call->provider);
         return LLMSVC_E_CONFIG;
     }
-    if ((rc = host->http_set_url(out, url)) != LLMSVC_OK)
+    llmsvc_code rc = host->http_set_url(out, url);
+    if (rc != LLMSVC_OK || !call->api_key)
         return rc;
-    if (call->api_key) {
-        char auth[4096];
-        n = snprintf(auth, sizeof auth, "Bearer %s", call->api_key);
-        if (n < 0 || (size_t)n >= sizeof auth) {
-            *err = host->error_new(LLMSVC_E_CONFIG, "the API key of provider '%s' is too long",
-                                   call->provider);
-            return LLMSVC_E_CONFIG;
-        }
-        rc = host->http_add_header(out, "Authorization", auth, 1);
+    char auth[4096];
+    n = snprintf(auth, sizeof auth, "Bearer %s", call->api_key);
+    if (n < 0 || (size_t)n >= sizeof auth) {
         memset(auth, 0, sizeof auth);
-        if (rc != LLMSVC_OK)
-            return rc;
+        *err = host->error_new(LLMSVC_E_CONFIG, "the API key of provider '%s' is too long",
+                               call->provider);
+        return LLMSVC_E_CONFIG;
     }
+    rc = host->http_add_header(out, "Authorization", auth, 1);
+    memset(auth, 0, sizeof auth);
+    return rc;
+}
 
-    json_object *body = json_object_new_object();
+static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
+                                 llmsvc_http_request *out, llmsvc_error **err)
+{
+    (void)state;
+    llmsvc_code rc = set_auth(call, out, err);
+    if (rc != LLMSVC_OK)
+        return rc;
+    int oom = 0;
+    json_object *body = json_object_new_object(), *input = NULL;
     if (!body)
         return LLMSVC_E_NOMEM;
-    json_object_object_add(body, "model", json_object_new_string(call->model));
-    json_object *input = build_input(call);
-    if (!input) {
-        json_object_put(body);
-        return LLMSVC_E_NOMEM;
-    }
-    json_object_object_add(body, "input", input);
+    put(body, "model", str(call->model), &oom);
+    if ((rc = build_input(call, &input, err)) != LLMSVC_OK)
+        goto fail;
+    put(body, "input", input, &oom);
     if (call->instructions)
-        json_object_object_add(body, "instructions", json_object_new_string(call->instructions));
+        put(body, "instructions", str(call->instructions), &oom);
     for (size_t i = 0; i < call->n_params; i++) {
         const llmsvc_param *p = &call->params[i];
         const char *wire = p->wire ? p->wire : default_wire(p->name);
         if (!wire) {
-            json_object_put(body);
             *err = host->error_new(LLMSVC_E_TRANSFORM,
                                    "the Responses API has no field for '%s'; give it a `wire` "
                                    "name in the spec of model '%s' or remove it there",
                                    p->name, call->model);
-            return LLMSVC_E_TRANSFORM;
+            rc = LLMSVC_E_TRANSFORM;
+            goto fail;
         }
-        if ((rc = host->json_set_path(body, wire, host->param_to_json(p))) != LLMSVC_OK) {
-            json_object_put(body);
-            return rc;
-        }
+        if ((rc = host->json_set_path(body, wire, host->param_to_json(p))) != LLMSVC_OK)
+            goto fail;
     }
-    if (call->vector_store_id && (rc = add_file_search(call, body)) != LLMSVC_OK) {
-        json_object_put(body);
-        return rc;
+    add_tools(call, body, &oom);
+    add_include(call, body, &oom);
+    add_tool_choice(call, body, &oom);
+    if ((rc = add_format(call, body)) != LLMSVC_OK)
+        goto fail;
+    if (HAS(call, stream) && call->stream)
+        put(body, "stream", json_object_new_boolean(1), &oom);
+    if (oom) {
+        rc = LLMSVC_E_NOMEM;
+        goto fail;
     }
     if (call->provider_options &&
-        (rc = host->json_merge(body, call->provider_options)) != LLMSVC_OK) {
-        json_object_put(body);
-        return rc;
-    }
+        (rc = host->json_merge(body, call->provider_options)) != LLMSVC_OK)
+        goto fail;
     return host->http_set_json_body(out, body);
+fail:
+    json_object_put(body);
+    return rc;
 }
 
-/* ---- parsing (host->jdoc_*: no json-c tree on the hot path) ---- */
+/* ================================================================ response */
 
-typedef llmsvc_jdoc jdoc;
-
-static int is(const char *s, const char *lit)
+/* A string field of an error object, or of the `error` object nested in it
+ * (streamed error events come both ways: flat as documented, nested as sent). */
+static const char *error_field(jdoc *d, int node, const char *key)
 {
-    return s && strcmp(s, lit) == 0;
+    const char *v = host->jdoc_get_str(d, node, key);
+    if (v)
+        return v;
+    int nested = host->jdoc_get(d, node, "error");
+    return host->jdoc_type(d, nested) == LLMSVC_JSON_OBJECT ? host->jdoc_get_str(d, nested, key)
+                                                             : NULL;
 }
 
+/* An API error from an error object (the `error` of a body or a failed
+ * response, or a streamed `error` event, whose own `type` is the event's). */
 static llmsvc_code api_error(jdoc *d, int error, const char *fallback, llmsvc_error **err)
 {
-    const char *msg = host->jdoc_get_str(d, error, "message");
-    const char *code = host->jdoc_get_str(d, error, "code");
+    const char *msg = error_field(d, error, "message");
+    const char *code = error_field(d, error, "code");
+    const char *type = host->jdoc_get_str(d, error, "type");
+    if (is(type, "error")) {
+        int nested = host->jdoc_get(d, error, "error");
+        type = host->jdoc_get_str(d, nested, "type");
+    }
     llmsvc_error *e = host->error_new(LLMSVC_E_API, "%s", msg && *msg ? msg : fallback);
-    host->error_set_provider(e, host->jdoc_get_str(d, error, "type"), code,
-                             host->jdoc_get_str(d, error, "param"));
+    host->error_set_provider(e, type, code, error_field(d, error, "param"));
     if (is(code, "server_error") || is(code, "rate_limit_exceeded"))
         host->error_set_retryable(e, 1);
     *err = e;
     return LLMSVC_E_API;
 }
 
-static llmsvc_code append(llmsvc_code (*fn)(llmsvc_response *, const char *, size_t),
-                          llmsvc_response *out, const char *text, size_t len)
+/* Where the assistant turn goes: a response being built, or a stream. */
+typedef struct emit_ops {
+    llmsvc_code (*text)(void *to, const char *s, size_t n);
+    llmsvc_code (*reasoning)(void *to, const char *s, size_t n);
+    llmsvc_code (*call)(void *to, int index, const char *id, const char *name, const char *args);
+} emit_ops;
+
+static llmsvc_code resp_text(void *to, const char *s, size_t n)
 {
-    return text ? fn(out, text, len) : LLMSVC_OK;
+    return host->resp_append_text(to, s, n);
 }
 
-static llmsvc_code parse_message(jdoc *d, int item, llmsvc_response *out, int *refused)
+static llmsvc_code resp_reasoning(void *to, const char *s, size_t n)
+{
+    return host->resp_append_reasoning(to, s, n);
+}
+
+static llmsvc_code resp_call(void *to, int index, const char *id, const char *name,
+                             const char *args)
+{
+    (void)index;
+    return host->resp_add_tool_call(to, id, name, args);
+}
+
+static const emit_ops to_response = {resp_text, resp_reasoning, resp_call};
+
+static llmsvc_code sink_text(void *to, const char *s, size_t n)
+{
+    return host->stream_text(to, s, n);
+}
+
+static llmsvc_code sink_reasoning(void *to, const char *s, size_t n)
+{
+    return host->stream_reasoning(to, s, n);
+}
+
+static llmsvc_code sink_call(void *to, int index, const char *id, const char *name,
+                             const char *args)
+{
+    llmsvc_code rc = host->stream_tool_start(to, index, id, name);
+    if (rc == LLMSVC_OK && args && *args)
+        rc = host->stream_tool_args(to, index, args, strlen(args));
+    return rc == LLMSVC_OK ? host->stream_tool_end(to, index) : rc;
+}
+
+static const emit_ops to_stream = {sink_text, sink_reasoning, sink_call};
+
+/* One pass over a response's `output` list. */
+typedef struct walk {
+    const emit_ops *ops;     /* NULL: emit no text, reasoning or calls */
+    void *to;
+    llmsvc_response *files;  /* NULL: skip file-search results */
+    int refused;             /* a refusal part */
+    int calls;               /* a function_call item */
+    int stateful;            /* a reasoning or function_call item: the state to keep */
+    int reasoning_seen;
+} walk;
+
+/* Reasoning parts are joined by a blank line; empty ones are skipped. */
+static llmsvc_code reasoning_part(walk *w, jdoc *d, int part)
+{
+    size_t len = 0;
+    const char *text = host->jdoc_str(d, host->jdoc_get(d, part, "text"), &len);
+    if (!text || !len || !w->ops)
+        return LLMSVC_OK;
+    llmsvc_code rc;
+    if (w->reasoning_seen && (rc = w->ops->reasoning(w->to, "\n\n", 2)) != LLMSVC_OK)
+        return rc;
+    w->reasoning_seen = 1;
+    return w->ops->reasoning(w->to, text, len);
+}
+
+static llmsvc_code walk_reasoning(walk *w, jdoc *d, int item)
+{
+    static const char *const lists[] = {"summary", "content"};
+    for (size_t k = 0; k < 2; k++) {
+        int list = host->jdoc_get(d, item, lists[k]);
+        if (host->jdoc_type(d, list) != LLMSVC_JSON_ARRAY)
+            continue;
+        for (int p = host->jdoc_first(d, list); p >= 0; p = host->jdoc_next(d, p)) {
+            const char *type = host->jdoc_get_str(d, p, "type");
+            if (!is(type, k == 0 ? "summary_text" : "reasoning_text"))
+                continue;
+            llmsvc_code rc = reasoning_part(w, d, p);
+            if (rc != LLMSVC_OK)
+                return rc;
+        }
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code walk_message(walk *w, jdoc *d, int item)
 {
     int content = host->jdoc_get(d, item, "content");
     if (host->jdoc_type(d, content) != LLMSVC_JSON_ARRAY)
@@ -209,87 +532,115 @@ static llmsvc_code parse_message(jdoc *d, int item, llmsvc_response *out, int *r
             text = host->jdoc_str(d, host->jdoc_get(d, part, "text"), &len);
         } else if (is(type, "refusal")) {
             text = host->jdoc_str(d, host->jdoc_get(d, part, "refusal"), &len);
-            *refused = 1;
+            w->refused = 1;
         }
-        llmsvc_code rc = append(host->resp_append_text, out, text, len);
-        if (rc != LLMSVC_OK)
-            return rc;
+        if (text && len && w->ops) {
+            llmsvc_code rc = w->ops->text(w->to, text, len);
+            if (rc != LLMSVC_OK)
+                return rc;
+        }
     }
     return LLMSVC_OK;
 }
 
-static llmsvc_code parse_reasoning(jdoc *d, int item, llmsvc_response *out, int *seen)
-{
-    int summary = host->jdoc_get(d, item, "summary");
-    if (host->jdoc_type(d, summary) != LLMSVC_JSON_ARRAY)
-        return LLMSVC_OK;
-    for (int s = host->jdoc_first(d, summary); s >= 0; s = host->jdoc_next(d, s)) {
-        size_t len;
-        const char *text = host->jdoc_str(d, host->jdoc_get(d, s, "text"), &len);
-        if (!text)
-            continue;
-        llmsvc_code rc;
-        if (*seen && (rc = host->resp_append_reasoning(out, "\n\n", 2)) != LLMSVC_OK)
-            return rc;
-        if ((rc = host->resp_append_reasoning(out, text, len)) != LLMSVC_OK)
-            return rc;
-        *seen = 1;
-    }
-    return LLMSVC_OK;
-}
-
-static llmsvc_code parse_file_search(jdoc *d, int item, llmsvc_response *out)
+static llmsvc_code walk_file_search(walk *w, jdoc *d, int item)
 {
     int results = host->jdoc_get(d, item, "results");
-    if (host->jdoc_type(d, results) != LLMSVC_JSON_ARRAY)
+    if (!w->files || host->jdoc_type(d, results) != LLMSVC_JSON_ARRAY)
         return LLMSVC_OK; /* null unless include asked for them */
     for (int r = host->jdoc_first(d, results); r >= 0; r = host->jdoc_next(d, r)) {
         llmsvc_code rc = host->resp_add_file_result(
-            out, host->jdoc_get_str(d, r, "file_id"), host->jdoc_get_str(d, r, "filename"),
-            host->jdoc_num(d, host->jdoc_get(d, r, "score"), 0.0), host->jdoc_get_str(d, r, "text"));
+            w->files, host->jdoc_get_str(d, r, "file_id"), host->jdoc_get_str(d, r, "filename"),
+            host->jdoc_num(d, host->jdoc_get(d, r, "score"), 0.0),
+            host->jdoc_get_str(d, r, "text"));
         if (rc != LLMSVC_OK)
             return rc;
     }
     return LLMSVC_OK;
 }
 
-static llmsvc_code parse_usage(jdoc *d, llmsvc_response *out)
+static llmsvc_code walk_output(walk *w, jdoc *d, int output)
 {
-    int u = host->jdoc_get(d, 0, "usage");
-    if (host->jdoc_type(d, u) != LLMSVC_JSON_OBJECT)
-        return LLMSVC_OK; /* counts stay unknown */
-    llmsvc_usage usage = LLMSVC_USAGE_INIT;
-    usage.input = host->jdoc_get_int(d, u, "input_tokens", -1);
-    usage.cached_input = host->jdoc_get_int(d, u, "input_tokens_details.cached_tokens", 0);
-    usage.cache_write = host->jdoc_get_int(d, u, "input_tokens_details.cache_write_tokens", 0);
-    usage.output = host->jdoc_get_int(d, u, "output_tokens", -1);
-    usage.reasoning = host->jdoc_get_int(d, u, "output_tokens_details.reasoning_tokens", 0);
-    usage.total = host->jdoc_get_int(d, u, "total_tokens", -1);
-    return host->resp_set_usage(out, &usage);
+    int index = 0;
+    for (int item = host->jdoc_first(d, output); item >= 0;
+         item = host->jdoc_next(d, item), index++) {
+        const char *type = host->jdoc_get_str(d, item, "type");
+        llmsvc_code rc = LLMSVC_OK;
+        if (is(type, "message")) {
+            rc = walk_message(w, d, item);
+        } else if (is(type, "reasoning")) {
+            w->stateful = 1;
+            rc = walk_reasoning(w, d, item);
+        } else if (is(type, "function_call")) {
+            w->stateful = w->calls = 1;
+            const char *id = host->jdoc_get_str(d, item, "call_id");
+            if (!id)
+                id = host->jdoc_get_str(d, item, "id");
+            if (w->ops)
+                rc = w->ops->call(w->to, index, id, host->jdoc_get_str(d, item, "name"),
+                                  host->jdoc_get_str(d, item, "arguments"));
+        } else if (is(type, "file_search_call")) {
+            rc = walk_file_search(w, d, item);
+        }
+        if (rc != LLMSVC_OK)
+            return rc;
+    }
+    return LLMSVC_OK;
 }
 
-static const char *finish_reason(jdoc *d, const char *status, int refused)
+/* usage of a response object; 0 when it has none (counts stay unknown). */
+static int read_usage(jdoc *d, int resp, llmsvc_usage *usage)
+{
+    int u = host->jdoc_get(d, resp, "usage");
+    if (host->jdoc_type(d, u) != LLMSVC_JSON_OBJECT)
+        return 0;
+    usage->input = host->jdoc_get_int(d, u, "input_tokens", -1);
+    usage->cached_input = host->jdoc_get_int(d, u, "input_tokens_details.cached_tokens", 0);
+    usage->cache_write = host->jdoc_get_int(d, u, "input_tokens_details.cache_write_tokens", 0);
+    usage->output = host->jdoc_get_int(d, u, "output_tokens", -1);
+    usage->reasoning = host->jdoc_get_int(d, u, "output_tokens_details.reasoning_tokens", 0);
+    usage->total = host->jdoc_get_int(d, u, "total_tokens", -1);
+    return 1;
+}
+
+static const char *finish_reason(jdoc *d, int resp, const char *status, int refused, int calls)
 {
     if (refused)
         return "refusal";
     if (is(status, "incomplete")) {
-        const char *why = host->jdoc_get_str(d, 0, "incomplete_details.reason");
+        const char *why = host->jdoc_get_str(d, resp, "incomplete_details.reason");
         if (is(why, "max_output_tokens"))
             return "length";
-        return why ? why : "incomplete";
+        return why && *why ? why : "incomplete";
     }
-    return "stop";
+    return calls ? "tool_calls" : "stop";
+}
+
+/* failed and cancelled responses are errors. */
+static llmsvc_code check_status(jdoc *d, int resp, const char *status, llmsvc_error **err)
+{
+    if (is(status, "failed"))
+        return api_error(d, host->jdoc_get(d, resp, "error"), "the response failed", err);
+    if (is(status, "cancelled")) {
+        *err = host->error_new(LLMSVC_E_API, "the response was cancelled");
+        return LLMSVC_E_API;
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code set_state(llmsvc_response *out, jdoc *d, int output)
+{
+    size_t len;
+    const char *text = host->jdoc_raw(d, output, &len);
+    return text ? host->resp_set_state(out, PROTOCOL, text, len) : LLMSVC_OK;
 }
 
 static llmsvc_code parse_ok(jdoc *d, llmsvc_response *out, llmsvc_error **err)
 {
     const char *status = host->jdoc_get_str(d, 0, "status");
-    if (is(status, "failed"))
-        return api_error(d, host->jdoc_get(d, 0, "error"), "the response failed", err);
-    if (is(status, "cancelled")) {
-        *err = host->error_new(LLMSVC_E_API, "the response was cancelled");
-        return LLMSVC_E_API;
-    }
+    llmsvc_code rc = check_status(d, 0, status, err);
+    if (rc != LLMSVC_OK)
+        return rc;
     if (is(status, "in_progress") || is(status, "queued")) {
         *err = host->error_new(LLMSVC_E_PROVIDER,
                                "the response is still %s (background mode is not supported)",
@@ -301,26 +652,20 @@ static llmsvc_code parse_ok(jdoc *d, llmsvc_response *out, llmsvc_error **err)
         *err = host->error_new(LLMSVC_E_PROVIDER, "the response has no output list");
         return LLMSVC_E_PROVIDER;
     }
-    llmsvc_code rc;
     if ((rc = host->resp_set(out, LLMSVC_RESP_ID, host->jdoc_get_str(d, 0, "id"))) != LLMSVC_OK ||
         (rc = host->resp_set(out, LLMSVC_RESP_MODEL, host->jdoc_get_str(d, 0, "model"))) !=
             LLMSVC_OK)
         return rc;
-    int refused = 0, reasoning_seen = 0;
-    for (int item = host->jdoc_first(d, output); item >= 0; item = host->jdoc_next(d, item)) {
-        const char *type = host->jdoc_get_str(d, item, "type");
-        if (is(type, "message"))
-            rc = parse_message(d, item, out, &refused);
-        else if (is(type, "reasoning"))
-            rc = parse_reasoning(d, item, out, &reasoning_seen);
-        else if (is(type, "file_search_call"))
-            rc = parse_file_search(d, item, out);
-        if (rc != LLMSVC_OK)
-            return rc;
-    }
-    if ((rc = parse_usage(d, out)) != LLMSVC_OK)
+    walk w = {&to_response, out, out, 0, 0, 0, 0};
+    if ((rc = walk_output(&w, d, output)) != LLMSVC_OK)
         return rc;
-    return host->resp_set(out, LLMSVC_RESP_FINISH_REASON, finish_reason(d, status, refused));
+    if (w.stateful && (rc = set_state(out, d, output)) != LLMSVC_OK)
+        return rc;
+    llmsvc_usage usage = LLMSVC_USAGE_INIT;
+    if (read_usage(d, 0, &usage) && (rc = host->resp_set_usage(out, &usage)) != LLMSVC_OK)
+        return rc;
+    return host->resp_set(out, LLMSVC_RESP_FINISH_REASON,
+                          finish_reason(d, 0, status, w.refused, w.calls));
 }
 
 static llmsvc_code parse_response(void *state, const llmsvc_call_info *call,
@@ -354,11 +699,459 @@ static llmsvc_code parse_response(void *state, const llmsvc_call_info *call,
     return rc;
 }
 
+/* ================================================================ streaming */
+
+/* A content part that had deltas: its .done event and its item's
+ * output_item.done must not repeat it. */
+enum { PART_TEXT = 1, PART_SUMMARY = 2, PART_REASONING_TEXT = 3 };
+typedef struct part_key {
+    int kind, item, sub; /* kind, output_index, content/summary index */
+} part_key;
+
+typedef struct stream_call {
+    int item;      /* output_index, or -1 when the events gave none */
+    int index;     /* the index the sink knows it by */
+    char *item_id; /* the item's id (fc_...), for events without output_index */
+    int started, args_seen, ended;
+} stream_call;
+
+typedef struct done_item {
+    int item;
+    char *json;
+    size_t len;
+} done_item;
+
+typedef struct stream_state {
+    int done;    /* the end event came: whatever follows is ignored */
+    int emitted; /* text, reasoning or a tool call went to the sink */
+    int refused;
+    int reasoning_seen;
+    part_key last_reasoning;
+    part_key *parts;
+    size_t n_parts, cap_parts;
+    stream_call *calls;
+    size_t n_calls, cap_calls;
+    done_item *items; /* output_item.done items, by output_index */
+    size_t n_items, cap_items;
+} stream_state;
+
+static int grow(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 8;
+    if (nc > SIZE_MAX / size)
+        return -1;
+    void *np = realloc(*p, nc * size);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static void stream_free(void *state, void *ss)
+{
+    (void)state;
+    stream_state *s = ss;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_calls; i++)
+        free(s->calls[i].item_id);
+    for (size_t i = 0; i < s->n_items; i++)
+        free(s->items[i].json);
+    free(s->parts);
+    free(s->calls);
+    free(s->items);
+    free(s);
+}
+
+static int same_part(part_key a, part_key b)
+{
+    return a.kind == b.kind && a.item == b.item && a.sub == b.sub;
+}
+
+static int part_seen(const stream_state *s, part_key k)
+{
+    for (size_t i = 0; i < s->n_parts; i++) {
+        if (same_part(s->parts[i], k))
+            return 1;
+    }
+    return 0;
+}
+
+static llmsvc_code mark_part(stream_state *s, part_key k)
+{
+    if (part_seen(s, k))
+        return LLMSVC_OK;
+    if (grow((void **)&s->parts, &s->cap_parts, s->n_parts, sizeof *s->parts) < 0)
+        return LLMSVC_E_NOMEM;
+    s->parts[s->n_parts++] = k;
+    return LLMSVC_OK;
+}
+
+static int int_at(jdoc *d, int node, const char *key)
+{
+    int64_t v = host->jdoc_get_int(d, node, key, -1);
+    return v >= 0 && v <= INT32_MAX ? (int)v : -1;
+}
+
+/* A piece of answer text (output_text or refusal). */
+static llmsvc_code text_piece(stream_state *s, llmsvc_stream *sink, part_key k, const char *t,
+                              size_t n)
+{
+    if (!t || !n)
+        return LLMSVC_OK;
+    if (mark_part(s, k) != LLMSVC_OK)
+        return LLMSVC_E_NOMEM;
+    s->emitted = 1;
+    return host->stream_text(sink, t, n);
+}
+
+/* A piece of reasoning; a new part after another begins with a blank line,
+ * as parse_response joins them. */
+static llmsvc_code reasoning_piece(stream_state *s, llmsvc_stream *sink, part_key k,
+                                   const char *t, size_t n)
+{
+    if (!t || !n)
+        return LLMSVC_OK;
+    if (mark_part(s, k) != LLMSVC_OK)
+        return LLMSVC_E_NOMEM;
+    llmsvc_code rc;
+    if (s->reasoning_seen && !same_part(k, s->last_reasoning) &&
+        (rc = host->stream_reasoning(sink, "\n\n", 2)) != LLMSVC_OK)
+        return rc;
+    s->reasoning_seen = s->emitted = 1;
+    s->last_reasoning = k;
+    return host->stream_reasoning(sink, t, n);
+}
+
+/* The part's whole text from a .done event, when no delta gave it. */
+static llmsvc_code part_done(stream_state *s, llmsvc_stream *sink, part_key k, const char *t)
+{
+    if (!t || part_seen(s, k))
+        return LLMSVC_OK;
+    return k.kind == PART_TEXT ? text_piece(s, sink, k, t, strlen(t))
+                               : reasoning_piece(s, sink, k, t, strlen(t));
+}
+
+static stream_call *find_call(stream_state *s, int item, const char *item_id)
+{
+    for (size_t i = 0; i < s->n_calls; i++) {
+        stream_call *c = &s->calls[i];
+        if (item >= 0 ? c->item == item : (item_id && is(c->item_id, item_id)))
+            return c;
+    }
+    return NULL;
+}
+
+static stream_call *get_call(stream_state *s, int item, const char *item_id)
+{
+    stream_call *c = find_call(s, item, item_id);
+    if (c)
+        return c;
+    if (grow((void **)&s->calls, &s->cap_calls, s->n_calls, sizeof *s->calls) < 0)
+        return NULL;
+    c = &s->calls[s->n_calls];
+    memset(c, 0, sizeof *c);
+    c->item = item;
+    c->index = item >= 0 ? item : 1000000 + (int)s->n_calls;
+    if (item_id && !(c->item_id = strdup(item_id)))
+        return NULL;
+    s->n_calls++;
+    return c;
+}
+
+static llmsvc_code call_start(stream_state *s, llmsvc_stream *sink, stream_call *c, jdoc *d,
+                              int fc)
+{
+    if (c->started)
+        return LLMSVC_OK;
+    const char *id = host->jdoc_get_str(d, fc, "call_id");
+    if (!id)
+        id = host->jdoc_get_str(d, fc, "id");
+    c->started = s->emitted = 1;
+    return host->stream_tool_start(sink, c->index, id, host->jdoc_get_str(d, fc, "name"));
+}
+
+static llmsvc_code call_args(stream_state *s, llmsvc_stream *sink, stream_call *c, const char *t,
+                             int whole)
+{
+    if (!t || !*t || (whole && c->args_seen))
+        return LLMSVC_OK;
+    c->args_seen = s->emitted = 1;
+    return host->stream_tool_args(sink, c->index, t, strlen(t));
+}
+
+static llmsvc_code on_item_added(stream_state *s, llmsvc_stream *sink, jdoc *d)
+{
+    int item = host->jdoc_get(d, 0, "item");
+    if (!is(host->jdoc_get_str(d, item, "type"), "function_call"))
+        return LLMSVC_OK;
+    stream_call *c = get_call(s, int_at(d, 0, "output_index"), host->jdoc_get_str(d, item, "id"));
+    return c ? call_start(s, sink, c, d, item) : LLMSVC_E_NOMEM;
+}
+
+/* Keeps the item (for the state, should response.completed lack its output)
+ * and gives whatever of it no delta gave. */
+static llmsvc_code on_item_done(stream_state *s, llmsvc_stream *sink, jdoc *d)
+{
+    int item = host->jdoc_get(d, 0, "item"), oi = int_at(d, 0, "output_index");
+    size_t len;
+    const char *json = host->jdoc_raw(d, item, &len);
+    if (host->jdoc_type(d, item) != LLMSVC_JSON_OBJECT || !json)
+        return LLMSVC_OK;
+    if (grow((void **)&s->items, &s->cap_items, s->n_items, sizeof *s->items) < 0)
+        return LLMSVC_E_NOMEM;
+    size_t at = s->n_items;
+    while (at > 0 && s->items[at - 1].item > oi)
+        at--;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return LLMSVC_E_NOMEM;
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    memmove(&s->items[at + 1], &s->items[at], (s->n_items - at) * sizeof *s->items);
+    s->items[at] = (done_item){oi, copy, len};
+    s->n_items++;
+
+    const char *type = host->jdoc_get_str(d, item, "type");
+    llmsvc_code rc = LLMSVC_OK;
+    if (is(type, "function_call")) {
+        stream_call *c = get_call(s, oi, host->jdoc_get_str(d, item, "id"));
+        if (!c)
+            return LLMSVC_E_NOMEM;
+        if ((rc = call_start(s, sink, c, d, item)) != LLMSVC_OK ||
+            (rc = call_args(s, sink, c, host->jdoc_get_str(d, item, "arguments"), 1)) !=
+                LLMSVC_OK)
+            return rc;
+        c->ended = 1;
+        return host->stream_tool_end(sink, c->index);
+    }
+    int kinds[2] = {0, 0};
+    const char *lists[2] = {NULL, NULL};
+    if (is(type, "message")) {
+        lists[0] = "content";
+        kinds[0] = PART_TEXT;
+    } else if (is(type, "reasoning")) {
+        lists[0] = "summary";
+        kinds[0] = PART_SUMMARY;
+        lists[1] = "content";
+        kinds[1] = PART_REASONING_TEXT;
+    }
+    for (int k = 0; k < 2 && lists[k]; k++) {
+        int list = host->jdoc_get(d, item, lists[k]), j = 0;
+        if (host->jdoc_type(d, list) != LLMSVC_JSON_ARRAY)
+            continue;
+        for (int p = host->jdoc_first(d, list); p >= 0; p = host->jdoc_next(d, p), j++) {
+            const char *pt = host->jdoc_get_str(d, p, "type");
+            const char *t = NULL;
+            if (is(pt, "output_text") || is(pt, "summary_text") || is(pt, "reasoning_text")) {
+                t = host->jdoc_get_str(d, p, "text");
+            } else if (is(pt, "refusal")) {
+                s->refused = 1;
+                t = host->jdoc_get_str(d, p, "refusal");
+            }
+            if ((rc = part_done(s, sink, (part_key){kinds[k], oi, j}, t)) != LLMSVC_OK)
+                return rc;
+        }
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code set_id_model(llmsvc_stream *sink, jdoc *d, int resp)
+{
+    llmsvc_response *out = host->stream_response(sink);
+    const char *id = host->jdoc_get_str(d, resp, "id");
+    const char *model = host->jdoc_get_str(d, resp, "model");
+    llmsvc_code rc = LLMSVC_OK;
+    if (id && *id)
+        rc = host->resp_set(out, LLMSVC_RESP_ID, id);
+    if (rc == LLMSVC_OK && model && *model)
+        rc = host->resp_set(out, LLMSVC_RESP_MODEL, model);
+    return rc;
+}
+
+/* The output items of a response.completed without its output list: the
+ * output_item.done items, as one JSON list (malloc'd). */
+static char *items_list(const stream_state *s, size_t *len)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < s->n_items; i++)
+        n += s->items[i].len + 1;
+    char *text = malloc(n + 1), *p = text;
+    if (!text)
+        return NULL;
+    *p++ = '[';
+    for (size_t i = 0; i < s->n_items; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, s->items[i].json, s->items[i].len);
+        p += s->items[i].len;
+    }
+    *p++ = ']';
+    *p = '\0';
+    *len = (size_t)(p - text);
+    return text;
+}
+
+/* response.completed / response.incomplete: the end of the stream. */
+static llmsvc_code on_end(stream_state *s, llmsvc_stream *sink, jdoc *d, const char *type,
+                          llmsvc_error **err)
+{
+    int resp = host->jdoc_get(d, 0, "response");
+    const char *status = host->jdoc_get_str(d, resp, "status");
+    if (!status)
+        status = is(type, "response.incomplete") ? "incomplete" : "completed";
+    llmsvc_code rc = check_status(d, resp, status, err);
+    if (rc != LLMSVC_OK || (rc = set_id_model(sink, d, resp)) != LLMSVC_OK)
+        return rc;
+    llmsvc_response *out = host->stream_response(sink);
+    jdoc *od = d, *own = NULL;
+    char *text = NULL;
+    int output = host->jdoc_get(d, resp, "output");
+    if ((host->jdoc_type(d, output) != LLMSVC_JSON_ARRAY || !host->jdoc_count(d, output)) &&
+        s->n_items) {
+        size_t len = 0;
+        if (!(text = items_list(s, &len)))
+            return LLMSVC_E_NOMEM;
+        if ((rc = host->jdoc_parse(text, len, &own, err)) != LLMSVC_OK) {
+            free(text);
+            return rc;
+        }
+        od = own;
+        output = 0;
+    }
+    /* a server that sent only the final response: its content goes out now */
+    walk w = {s->emitted ? NULL : &to_stream, sink, out, 0, 0, 0, 0};
+    if (host->jdoc_type(od, output) == LLMSVC_JSON_ARRAY)
+        rc = walk_output(&w, od, output);
+    if (rc == LLMSVC_OK && w.stateful)
+        rc = set_state(out, od, output);
+    host->jdoc_free(own);
+    free(text);
+    for (size_t i = 0; rc == LLMSVC_OK && i < s->n_calls; i++) {
+        if (!s->calls[i].ended) {
+            s->calls[i].ended = 1;
+            rc = host->stream_tool_end(sink, s->calls[i].index);
+        }
+    }
+    if (rc != LLMSVC_OK)
+        return rc;
+    llmsvc_usage usage = LLMSVC_USAGE_INIT;
+    if (read_usage(d, resp, &usage) && (rc = host->stream_usage(sink, &usage)) != LLMSVC_OK)
+        return rc;
+    s->done = 1;
+    return host->stream_done(sink, finish_reason(d, resp, status, s->refused || w.refused,
+                                                 s->n_calls > 0 || w.calls));
+}
+
+static llmsvc_code on_event(stream_state *s, llmsvc_stream *sink, jdoc *d, const char *type,
+                            llmsvc_error **err)
+{
+    int oi = int_at(d, 0, "output_index");
+    size_t n = 0;
+    const char *delta = host->jdoc_str(d, host->jdoc_get(d, 0, "delta"), &n);
+    if (is(type, "response.output_text.delta"))
+        return text_piece(s, sink, (part_key){PART_TEXT, oi, int_at(d, 0, "content_index")},
+                          delta, n);
+    if (is(type, "response.refusal.delta")) {
+        s->refused = 1;
+        return text_piece(s, sink, (part_key){PART_TEXT, oi, int_at(d, 0, "content_index")},
+                          delta, n);
+    }
+    if (is(type, "response.reasoning_summary_text.delta"))
+        return reasoning_piece(s, sink,
+                               (part_key){PART_SUMMARY, oi, int_at(d, 0, "summary_index")}, delta,
+                               n);
+    if (is(type, "response.reasoning_text.delta"))
+        return reasoning_piece(
+            s, sink, (part_key){PART_REASONING_TEXT, oi, int_at(d, 0, "content_index")}, delta, n);
+    if (is(type, "response.function_call_arguments.delta")) {
+        stream_call *c = get_call(s, oi, host->jdoc_get_str(d, 0, "item_id"));
+        return c ? call_args(s, sink, c, delta, 0) : LLMSVC_E_NOMEM;
+    }
+    if (is(type, "response.output_text.done"))
+        return part_done(s, sink, (part_key){PART_TEXT, oi, int_at(d, 0, "content_index")},
+                         host->jdoc_get_str(d, 0, "text"));
+    if (is(type, "response.refusal.done")) {
+        s->refused = 1;
+        return part_done(s, sink, (part_key){PART_TEXT, oi, int_at(d, 0, "content_index")},
+                         host->jdoc_get_str(d, 0, "refusal"));
+    }
+    if (is(type, "response.reasoning_summary_text.done"))
+        return part_done(s, sink, (part_key){PART_SUMMARY, oi, int_at(d, 0, "summary_index")},
+                         host->jdoc_get_str(d, 0, "text"));
+    if (is(type, "response.reasoning_text.done"))
+        return part_done(s, sink,
+                         (part_key){PART_REASONING_TEXT, oi, int_at(d, 0, "content_index")},
+                         host->jdoc_get_str(d, 0, "text"));
+    if (is(type, "response.function_call_arguments.done")) {
+        stream_call *c = get_call(s, oi, host->jdoc_get_str(d, 0, "item_id"));
+        return c ? call_args(s, sink, c, host->jdoc_get_str(d, 0, "arguments"), 1)
+                 : LLMSVC_E_NOMEM;
+    }
+    if (is(type, "response.output_item.added"))
+        return on_item_added(s, sink, d);
+    if (is(type, "response.output_item.done"))
+        return on_item_done(s, sink, d);
+    if (is(type, "response.created") || is(type, "response.in_progress") ||
+        is(type, "response.queued"))
+        return set_id_model(sink, d, host->jdoc_get(d, 0, "response"));
+    if (is(type, "response.completed") || is(type, "response.incomplete"))
+        return on_end(s, sink, d, type, err);
+    if (is(type, "response.failed")) {
+        s->done = 1;
+        return api_error(d, host->jdoc_get(d, host->jdoc_get(d, 0, "response"), "error"),
+                         "the response failed", err);
+    }
+    if (is(type, "error")) {
+        s->done = 1;
+        return api_error(d, 0, "the stream reported an error without a message", err);
+    }
+    /* content_part.*, file_search_call.*, annotations, keepalive, and event
+     * types this plugin does not know: nothing to give */
+    return LLMSVC_OK;
+}
+
+static llmsvc_code parse_event(void *state, const llmsvc_call_info *call,
+                               const llmsvc_sse_event *ev, llmsvc_stream *sink,
+                               void **stream_state_p, llmsvc_error **err)
+{
+    (void)state;
+    (void)call;
+    stream_state *s = *stream_state_p;
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return LLMSVC_E_NOMEM;
+        *stream_state_p = s;
+    }
+    /* no sentinel is sent; a gateway's "[DONE]" (or anything after the end) is ignored */
+    if (s->done || !ev->data_len || (ev->data_len == 6 && !memcmp(ev->data, "[DONE]", 6)))
+        return LLMSVC_OK;
+    jdoc *d = NULL;
+    llmsvc_code rc = host->jdoc_parse(ev->data, ev->data_len, &d, err);
+    if (rc != LLMSVC_OK)
+        return rc;
+    if (host->jdoc_type(d, 0) != LLMSVC_JSON_OBJECT) {
+        *err = host->error_new(LLMSVC_E_PROVIDER, "a stream event ('%s') is not a JSON object",
+                               ev->event && *ev->event ? ev->event : "message");
+        rc = LLMSVC_E_PROVIDER;
+    } else {
+        const char *type = host->jdoc_get_str(d, 0, "type");
+        rc = on_event(s, sink, d, type ? type : ev->event, err);
+    }
+    host->jdoc_free(d);
+    return rc;
+}
+
 static const llmsvc_api_ops ops = {
     .size = sizeof(llmsvc_api_ops),
-    .name = "openai-responses",
+    .name = PROTOCOL,
     .build_request = build_request,
     .parse_response = parse_response,
+    .parse_event = parse_event,
+    .stream_free = stream_free,
 };
 
 static llmsvc_code plugin_init(const llmsvc_host *h, llmsvc_registrar *reg, llmsvc_error **err)
@@ -371,5 +1164,5 @@ static llmsvc_code plugin_init(const llmsvc_host *h, llmsvc_registrar *reg, llms
     return h->register_api(reg, &ops, err);
 }
 
-LLMSVC_PLUGIN_DEFINE("openai-responses", "1.0.0", "OpenAI Responses API (POST /responses)",
+LLMSVC_PLUGIN_DEFINE("openai-responses", "1.1.0", "OpenAI Responses API (POST /responses)",
                      plugin_init);
