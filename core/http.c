@@ -121,7 +121,7 @@ const char *http_body(const llmsvc_http_response *resp, size_t *len)
 
 const char *http_header(const llmsvc_http_response *resp, const char *name)
 {
-    if (!resp || !name)
+    if (!resp || !name || !resp->header_block.data)
         return NULL;
     const char *p = resp->header_block.data, *end = p + resp->header_block.len;
     while (p && p < end) {

@@ -66,6 +66,31 @@ static int valid_primitive(const char *s, size_t n)
     return is_number(s, n);
 }
 
+/* A token's source extent, a string's quotes included. */
+static size_t tok_start(const jsmntok_t *t)
+{
+    return (size_t)t->start - (t->type == JSMN_STRING);
+}
+
+static size_t tok_end(const jsmntok_t *t)
+{
+    return (size_t)t->end + (t->type == JSMN_STRING);
+}
+
+/* Whether text[from, to) is white space holding exactly `commas` commas. */
+static int gap_ok(const char *text, size_t from, size_t to, int commas)
+{
+    int n = 0;
+    for (size_t i = from; i < to; i++) {
+        char ch = text[i];
+        if (ch == ',')
+            n++;
+        else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+            return 0;
+    }
+    return n == commas;
+}
+
 static llmsvc_code fail(llmsvc_jdoc *d, llmsvc_error **err, const char *fmt, size_t at)
 {
     jdoc_free(d);
@@ -145,6 +170,25 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
         int par = d->tok[i].parent;
         if (d->end[i] > d->end[par])
             d->end[par] = d->end[i];
+    }
+    /* jsmn also lets stray commas through ({"a": 1,}, [1,,2], {,}): between
+     * the members of a container exactly one comma, around them none */
+    for (int i = 0; i < r; i++) {
+        const jsmntok_t *c = &d->tok[i];
+        if (c->type != JSMN_OBJECT && c->type != JSMN_ARRAY)
+            continue;
+        size_t pos = (size_t)c->start + 1;
+        int commas = 0;
+        for (int k = i + 1; k < d->end[i]; k = d->end[k]) {
+            size_t at = tok_start(&d->tok[k]);
+            if (!gap_ok(text, pos, at, commas))
+                return fail(d, err, "response body is not valid JSON at byte %zu", pos);
+            /* an object's member ends with its value, an array's item with itself */
+            pos = tok_end(&d->tok[c->type == JSMN_OBJECT ? k + 1 : k]);
+            commas = 1;
+        }
+        if (!gap_ok(text, pos, (size_t)c->end - 1, 0))
+            return fail(d, err, "response body is not valid JSON at byte %zu", pos);
     }
     *out = d;
     return LLMSVC_OK;

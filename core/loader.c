@@ -308,6 +308,7 @@ static void log_rec(const plugin_rec *p, loader_log_fn log, void *user)
 int loader_load(loader *ld, char *const *dirs, const int *missing_ok, size_t n,
                 loader_log_fn log, void *log_user)
 {
+    memset(ld, 0, sizeof *ld);
     for (size_t d = 0; d < n; d++) {
         int isdir = fs_is_dir(dirs[d]);
         if (isdir < 0 && missing_ok[d])

@@ -45,7 +45,7 @@ typedef struct loader {
 
 typedef void (*loader_log_fn)(void *user, llmsvc_log_level level, const char *msg);
 
-/* Loads every *.so of each folder in order (file names sorted within a
+/* Initialises *ld and loads every *.so of each folder in order (file names sorted within a
  * folder). A missing folder is skipped when missing_ok[i], else reported as a
  * refusal. Logs one line per file. -1 only on OOM. */
 int loader_load(loader *ld, char *const *dirs, const int *missing_ok, size_t n,

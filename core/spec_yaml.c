@@ -51,14 +51,16 @@ static int map_pairs(ydoc *d, yaml_node_t *node, const char *what, ypair **pairs
     return ydoc_pairs(d, node, pairs, n);
 }
 
-static int valid_name(const char *s)
+/* Provider names start lowercase; model ids may start uppercase
+ * (Hugging Face ids such as Qwen/Qwen3-8B on vLLM). */
+static int valid_name(const char *s, int model)
 {
     if (!s || !*s || strlen(s) > 120)
         return 0;
     for (const char *p = s; *p; p++) {
         char c = *p;
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.' || (p != s && c >= 'A' && c <= 'Z') || (p != s && c == ':') ||
+              c == '.' || ((p != s || model) && c >= 'A' && c <= 'Z') || (p != s && c == ':') ||
               (p != s && c == '/') || (p != s && c == '@')))
             return 0;
     }
@@ -485,7 +487,7 @@ static model_spec *parse_model(ydoc *d, yaml_node_t *node)
         ypair *p = &pairs[i];
         if (key_is(p, "name")) {
             rc |= ydoc_get_string(d, p->value, "name", &m->name);
-            if (m->name && !valid_name(m->name)) {
+            if (m->name && !valid_name(m->name, 1)) {
                 ydoc_problem(d, p->value, "model name '%s' has characters a model id cannot have",
                              m->name);
                 rc = -1;
@@ -686,7 +688,7 @@ static provider_spec *parse_root(ydoc *d, yaml_node_t *root)
             continue;
         if (key_is(kv, "provider")) {
             rc |= ydoc_get_string(d, kv->value, "provider", &p->name);
-            if (p->name && !valid_name(p->name)) {
+            if (p->name && !valid_name(p->name, 0)) {
                 ydoc_problem(d, kv->value, "provider '%s' must be lowercase [a-z0-9._-]", p->name);
                 rc = -1;
             }

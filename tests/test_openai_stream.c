@@ -577,6 +577,7 @@ START_TEST(a_failed_response_event_is_an_api_error_with_its_message_and_code)
     char *text = fixture_file("openai/failed.json");
     json_object *fx = json_tokener_parse(text);
     llmsvc_request *req = oreq("hello");
+    ck_assert_int_eq(llmsvc_request_set_max_retries(req, 0), LLMSVC_OK);
     serve_stream("openai/stream_failed.sse", 3);
     heard *h = heard_new();
     llmsvc_error *err = stream_fail(req, h, LLMSVC_E_API, NULL);
@@ -588,6 +589,25 @@ START_TEST(a_failed_response_event_is_an_api_error_with_its_message_and_code)
     llmsvc_error_free(err);
     json_object_put(fx);
     free(text);
+    heard_free(h);
+    free(h);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+/* a server_error event before any text reached the host is retried as its
+ * HTTP status would be */
+START_TEST(a_failed_event_before_any_text_is_retried)
+{
+    llmsvc_request *req = oreq("hello");
+    serve_stream("openai/stream_failed.sse", 0);
+    serve_stream("openai/stream_basic.sse", 0);
+    heard *h = heard_new();
+    llmsvc_response *resp = stream_ok(req, h);
+    ck_assert_int_eq(llmsvc_response_attempts(resp), 2);
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 2);
+    ck_assert_int_eq(h->done, 1);
+    llmsvc_response_free(resp);
     heard_free(h);
     free(h);
     llmsvc_request_free(req);
@@ -1109,6 +1129,7 @@ static Suite *openai_stream_suite(void)
     tcase_add_test(tc, an_error_event_mid_stream_is_an_api_error_keeping_the_partial_text);
     tcase_add_test(tc, an_error_event_nested_as_sent_keeps_its_message_type_and_code);
     tcase_add_test(tc, a_failed_response_event_is_an_api_error_with_its_message_and_code);
+    tcase_add_test(tc, a_failed_event_before_any_text_is_retried);
     tcase_add_test(tc, a_stream_cut_before_its_end_is_a_transport_error_keeping_the_partial_text);
     tcase_add_test(tc, a_stream_that_ends_without_its_end_event_is_a_transport_error);
     tcase_add_test(tc, a_stream_cut_before_anything_reached_the_host_is_retried);
