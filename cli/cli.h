@@ -117,7 +117,12 @@ void call_args_free(call_args *a);
   "                          parameters (JSON Schema)}\n" \
   "  --tool-choice C         auto, none, required, or a tool's name\n" \
   "  --json-schema FILE      structured output: the answer follows this JSON Schema\n" \
-  "  --header 'Name: value'  an extra HTTP header for this call (repeatable, as curl -H)\n"
+  "  --header 'Name: value'  an extra HTTP header for this call (repeatable, as curl -H)\n" \
+  "  --route NAME            call through a route (llmsvc routes lists them) instead of\n" \
+  "                          --provider/--model\n" \
+  "  --user ID               the end user (keeps a sticky split on one arm)\n" \
+  "  --sticky-key KEY        the key of a split with `sticky: key`\n" \
+  "  --no-cache              neither read nor fill the response cache\n"
 
 int cmd_call(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
@@ -127,5 +132,6 @@ int cmd_specs(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_records(int argc, char **argv);
+int cmd_routes(int argc, char **argv);
 
 #endif

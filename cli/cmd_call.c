@@ -24,7 +24,8 @@ static const char usage_text[] =
     "Errors: 'llmsvc: <class>: <message>' on stderr (and {\"error\": ...} on stdout\n"
     "with --json). Exit codes: 0 ok, 2 usage, 3 validation / unknown model /\n"
     "unsupported provider, 4 the provider answered with an error, 5 transport or\n"
-    "timeout, 6 configuration, 1 anything else.\n";
+    "timeout, 6 configuration, 7 refused by local policy (a rate limit that fails\n"
+    "at once, a budget), 1 anything else.\n";
 
 static void print_count(const char *label, int64_t v)
 {
@@ -66,9 +67,15 @@ static void print_text(const llmsvc_response *resp, int usage)
     double cost = llmsvc_response_cost_usd(resp);
     if (cost >= 0)
         fprintf(stderr, "; cost $%.6f", cost);
-    fprintf(stderr, "; %s; %.2f ms; %s/%s\n", llmsvc_response_finish_reason(resp),
+    fprintf(stderr, "; %s; %.2f ms; %s/%s", llmsvc_response_finish_reason(resp),
             llmsvc_response_latency_ms(resp), llmsvc_response_provider(resp),
             llmsvc_response_model(resp));
+    const char *arm, *route = llmsvc_response_route(resp, &arm);
+    if (route)
+        fprintf(stderr, "; route %s%s%s", route, arm ? " arm " : "", arm ? arm : "");
+    if (llmsvc_response_cached(resp))
+        fputs("; cached", stderr);
+    fputc('\n', stderr);
 }
 
 typedef struct stream_out {

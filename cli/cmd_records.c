@@ -8,18 +8,20 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: llmsvc records [--store URL] [--project ID] [--since TIME] [--by model|project]\n"
-    "                      [--json]\n"
+    "usage: llmsvc records [--store URL] [--project ID] [--since TIME]\n"
+    "                      [--by model|project|variant] [--json]\n"
     "\n"
     "Sums the call records (every job attempt, and direct calls made with records\n"
-    "on): calls, failures, input/output/reasoning tokens, cost and mean latency,\n"
-    "by provider and model (or by project).\n"
+    "on): calls, failures, response-cache hits, input/output/reasoning tokens, cost\n"
+    "and mean latency, by provider and model (or by project). By variant: the calls\n"
+    "made through a route, per route and split arm, with the median and 95th\n"
+    "percentile latency of their successful calls, to compare the arms.\n"
     "\n"
     "  --store URL     default $LLMSVC_STORE, else sqlite:~/.local/share/llmsvc/llmsvc.db\n"
     "  --project ID    only this project's calls\n"
     "  --since TIME    only calls since TIME: 2026-11-01, 2026-11-01T12:00:00Z, or a\n"
     "                  span back from now: 30m, 24h, 7d\n"
-    "  --by KEY        model (default) or project\n"
+    "  --by KEY        model (default), project or variant\n"
     "  --json          the sums as a JSON array\n"
     "  --help          this text\n";
 
@@ -62,6 +64,34 @@ static const char *str(json_object *o, const char *k)
 {
     json_object *v;
     return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "";
+}
+
+/* A latency percentile, "-" when the row has none (no successful call). */
+static void fmt_ms(char *out, size_t n, json_object *o, const char *k)
+{
+    json_object *v;
+    if (json_object_object_get_ex(o, k, &v) && v)
+        snprintf(out, n, "%.1f", json_object_get_double(v));
+    else
+        snprintf(out, n, "-");
+}
+
+static void print_variants(json_object *a)
+{
+    printf("%-20s %-12s %-8s %-8s %-8s %-12s %-12s %-10s %s\n", "ROUTE", "ARM", "CALLS", "ERRORS",
+           "HITS", "TOKENS", "COST", "P50 ms", "P95 ms");
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *r = json_object_array_get_idx(a, i);
+        char p50[32], p95[32];
+        fmt_ms(p50, sizeof p50, r, "latency_ms_p50");
+        fmt_ms(p95, sizeof p95, r, "latency_ms_p95");
+        /* output tokens include the reasoning ones */
+        printf("%-20s %-12s %-8lld %-8lld %-8lld %-12lld %-12.6f %-10s %s\n", str(r, "route"),
+               *str(r, "arm") ? str(r, "arm") : "-", (long long)num(r, "calls"),
+               (long long)num(r, "failures"), (long long)num(r, "cache_hits"),
+               (long long)(num(r, "input_tokens") + num(r, "output_tokens")), dbl(r, "cost_usd"),
+               p50, p95);
+    }
 }
 
 static void print_table(json_object *a, int by_project)
@@ -128,8 +158,9 @@ int cmd_records(int argc, char **argv)
                                  optarg);
             break;
         case O_BY:
-            if (strcmp(optarg, "model") && strcmp(optarg, "project"))
-                return cli_usage("records", "--by takes model or project");
+            if (strcmp(optarg, "model") && strcmp(optarg, "project") && strcmp(optarg, "variant"))
+                return cli_usage("records", "--by takes model, project or variant, not '%s'",
+                                 optarg);
             f.group_by = optarg;
             break;
         default:
@@ -151,7 +182,10 @@ int cmd_records(int argc, char **argv)
         printf("%s\n", json);
     } else {
         json_object *a = json_tokener_parse(json);
-        print_table(a, f.group_by && !strcmp(f.group_by, "project"));
+        if (f.group_by && !strcmp(f.group_by, "variant"))
+            print_variants(a);
+        else
+            print_table(a, f.group_by && !strcmp(f.group_by, "project"));
         json_object_put(a);
     }
     llmsvc_free(json);

@@ -16,7 +16,8 @@ static const char usage_text[] =
     "  specs check    check spec files (file:line:col for every problem)\n"
     "  job            submit, status, wait, cancel: calls as background jobs\n"
     "  worker         run jobs from a store (SQLite or PostgreSQL) until SIGTERM\n"
-    "  records        sum the call records: calls, tokens, cost by model\n"
+    "  records        sum the call records: calls, tokens, cost by model or variant\n"
+    "  routes         list the routes, rate limits and budgets\n"
     "\n"
     "'llmsvc COMMAND --help' describes a command.\n"
     "Environment: LLMSVC_PLUGIN_PATH, LLMSVC_SPEC_PATH (':'-separated folders), and\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return cmd_worker(argc - 1, argv + 1);
     if (!strcmp(cmd, "records"))
         return cmd_records(argc - 1, argv + 1);
+    if (!strcmp(cmd, "routes"))
+        return cmd_routes(argc - 1, argv + 1);
     fprintf(stderr, "llmsvc: unknown command '%s'\n\n%s", cmd, usage_text);
     return EXIT_USAGE;
 }

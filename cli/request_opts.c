@@ -37,7 +37,11 @@ enum {
     O_TOOLS,
     O_TOOL_CHOICE,
     O_JSON_SCHEMA,
-    O_HEADER
+    O_HEADER,
+    O_ROUTE,
+    O_USER,
+    O_STICKY_KEY,
+    O_NO_CACHE
 };
 
 static const struct option longopts[] = {
@@ -70,6 +74,10 @@ static const struct option longopts[] = {
     {"tool-choice", required_argument, NULL, O_TOOL_CHOICE},
     {"json-schema", required_argument, NULL, O_JSON_SCHEMA},
     {"header", required_argument, NULL, O_HEADER},
+    {"route", required_argument, NULL, O_ROUTE},
+    {"user", required_argument, NULL, O_USER},
+    {"sticky-key", required_argument, NULL, O_STICKY_KEY},
+    {"no-cache", no_argument, NULL, O_NO_CACHE},
     CLI_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0}};
 
@@ -250,6 +258,18 @@ static int apply(const char *cmd, llmsvc_request *req, const setting *s, json_ob
         break;
     case O_TOOL_CHOICE:
         rc = llmsvc_request_set_tool_choice(req, s->arg);
+        break;
+    case O_ROUTE:
+        rc = llmsvc_request_set_route(req, s->arg);
+        break;
+    case O_USER:
+        rc = llmsvc_request_set_user(req, s->arg);
+        break;
+    case O_STICKY_KEY:
+        rc = llmsvc_request_set_sticky_key(req, s->arg);
+        break;
+    case O_NO_CACHE:
+        rc = llmsvc_request_set_cache(req, 0);
         break;
     case O_HEADER: {
         /* as curl's -H: "Name: value" */

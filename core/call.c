@@ -17,6 +17,9 @@
 #include "validate.h"
 #include "call.h"
 #include "route_call.h"
+#include "budget.h"
+#include "cache.h"
+#include "ratelimit.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 8000
@@ -110,7 +113,11 @@ llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc
     err->http_status = status;
     if (!err->retry_set)
         err->retryable = is_retryable_status(status);
-    err->retry_after_ms = http_retry_after_ms(hr);
+    /* a retry-after header wins; without one, keep a delay the plugin read
+     * from the error body (Google's google.rpc.RetryInfo) */
+    long retry_after = http_retry_after_ms(hr);
+    if (retry_after >= 0)
+        err->retry_after_ms = retry_after;
     if (status == 401 || status == 403) {
         if (ctx->view.api_key_env)
             err_prefix(err, "HTTP %d from provider '%s' (check the key in %s)", status,
@@ -147,6 +154,8 @@ llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_op
     code = transport_send(rt->tp, &req, o, &hr, e);
     if (code != LLMSVC_OK)
         goto out;
+    if (ctx->ticket)
+        limiter_observe(ctx->ticket, &hr);
     code = api->ops.parse_response(api->state, &ctx->view, &hr, resp, e);
     if (code != LLMSVC_OK && !*e)
         *e = err_new(code, "plugin '%s' failed to read the response", api->ops.name);
@@ -178,16 +187,76 @@ static void fill_cost(llmsvc_response *r, const model_spec *m)
     r->cost_usd = cost / 1e6;
 }
 
+/* A response-cache hit for a call through a route with a cache_ttl (never a
+ * stream, nor a call that asked for no cache); *key gets the call's key. */
+static llmsvc_response *cache_hit(llmsvc_runtime *rt, const call_ctx *ctx, const route *r,
+                                  const llmsvc_stream *sink, unsigned char key[32])
+{
+    if (!r || r->cache_ttl_ms <= 0 || sink || ctx->req->no_cache)
+        return NULL;
+    cache_key(ctx, key);
+    llmsvc_response *hit = cache_lookup(rt, key);
+    if (hit) {
+        hit->cached = 1;
+        hit->cost_usd = 0;
+        hit->attempts = 0;
+    }
+    return hit;
+}
+
+/* The retry loop of one target: each attempt takes its share of the rate
+ * limits first; a stream that reached the host is never retried. */
+static llmsvc_code attempts(llmsvc_runtime *rt, call_ctx *ctx, const route *r,
+                            llmsvc_stream *sink, llmsvc_response *resp, int *tries,
+                            llmsvc_error **e)
+{
+    const llmsvc_request *req = ctx->req;
+    http_opts o = {rt->connect_timeout_ms, req->timeout_ms ? req->timeout_ms : rt->timeout_ms,
+                   rt->max_response_bytes};
+    int retries = req->max_retries >= 0 ? req->max_retries : rt->max_retries;
+    llmsvc_code code;
+    rl_ticket ticket;
+    for (int n = 1;; n++) {
+        *tries = n;
+        ctx->view.attempt = n;
+        response_reset(resp);
+        code = limiter_acquire(rt, ctx, r, &ticket, e);
+        if (code != LLMSVC_OK)
+            return code;
+        ctx->ticket = &ticket;
+        if (sink) {
+            stream_reset(sink);
+            code = attempt_stream(rt, ctx, &o, sink, e);
+        } else {
+            code = attempt(rt, ctx, &o, resp, e);
+        }
+        ctx->ticket = NULL;
+        limiter_settle(rt, &ticket, code == LLMSVC_OK ? resp : NULL, *e);
+        /* once something reached the host, a retry would repeat it */
+        if (code == LLMSVC_OK || !*e || !(*e)->retryable || n > retries ||
+            (sink && sink->started))
+            return code;
+        long d = backoff_ms(n, (*e)->retry_after_ms);
+        rt_logf(rt, LLMSVC_LOG_INFO, "%s/%s attempt %d failed (%s); retrying in %ld ms",
+                ctx->provider->name, ctx->model->name, n, (*e)->message, d);
+        llmsvc_error_free(*e);
+        *e = NULL;
+        sleep_ms(d);
+    }
+}
+
 /* One target (the request's provider and model, or a route's target):
- * resolve, the retry loop, cost. *out gets the response, also on failure when
- * a stream had started (the partial answer); NULL otherwise. */
-static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
+ * resolve, the response cache, the retry loop, cost. *out gets the response,
+ * also on failure when a stream had started (the partial answer); NULL
+ * otherwise. */
+static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req, const route *r,
                               const route_target *target, llmsvc_stream *sink, double t0,
                               llmsvc_response **out, llmsvc_error **e)
 {
     *out = NULL;
     call_ctx ctx;
     llmsvc_response *resp = NULL;
+    unsigned char key[32];
     llmsvc_code code = call_resolve(rt, req, target, &ctx, e);
     if (code != LLMSVC_OK)
         goto done;
@@ -196,6 +265,10 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
                      ctx.model->name, ctx.provider->name);
         err_set_provider(*e, NULL, "unsupported_capability", "stream");
         code = LLMSVC_E_VALIDATION;
+        goto done;
+    }
+    if ((resp = cache_hit(rt, &ctx, r, sink, key))) {
+        resp->latency_ms = now_ms() - t0;
         goto done;
     }
     ctx.view.stream = sink != NULL;
@@ -207,31 +280,8 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
     }
     if (sink)
         sink->resp = resp;
-    http_opts o = {rt->connect_timeout_ms, req->timeout_ms ? req->timeout_ms : rt->timeout_ms,
-                   rt->max_response_bytes};
-    int retries = req->max_retries >= 0 ? req->max_retries : rt->max_retries;
     int n = 0;
-    for (;;) {
-        n++;
-        ctx.view.attempt = n;
-        response_reset(resp);
-        if (sink) {
-            stream_reset(sink);
-            code = attempt_stream(rt, &ctx, &o, sink, e);
-        } else {
-            code = attempt(rt, &ctx, &o, resp, e);
-        }
-        /* once something reached the host, a retry would repeat it */
-        if (code == LLMSVC_OK || !*e || !(*e)->retryable || n > retries ||
-            (sink && sink->started))
-            break;
-        long d = backoff_ms(n, (*e)->retry_after_ms);
-        rt_logf(rt, LLMSVC_LOG_INFO, "%s/%s attempt %d failed (%s); retrying in %ld ms",
-                ctx.provider->name, ctx.model->name, n, (*e)->message, d);
-        llmsvc_error_free(*e);
-        *e = NULL;
-        sleep_ms(d);
-    }
+    code = attempts(rt, &ctx, r, sink, resp, &n, e);
     resp->attempts = n;
     if (sink && stream_finish(sink) != LLMSVC_OK && code == LLMSVC_OK) {
         code = LLMSVC_E_NOMEM;
@@ -252,6 +302,8 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
     } else {
         llmsvc_error_free(*e);
         *e = NULL;
+        if (r && r->cache_ttl_ms > 0 && !sink && !req->no_cache)
+            cache_store(rt, key, resp, r->cache_ttl_ms);
     }
 done:
     call_ctx_clear(&ctx);
@@ -262,10 +314,23 @@ done:
     return code;
 }
 
-/* The call loop shared by llmsvc_call and llmsvc_call_stream (sink NULL for
- * a plain call): the request's own target, or a route's targets in turn. */
+/* What a failed call through a route leaves for its record: the route, the
+ * arm and each attempt, in an otherwise empty response. */
+static llmsvc_response *route_shell(const route_plan *plan, try_list *tries, double t0)
+{
+    llmsvc_response *shell = plan->route ? response_new() : NULL;
+    if (shell) {
+        route_mark(shell, plan, tries);
+        shell->latency_ms = now_ms() - t0;
+    }
+    return shell;
+}
+
+/* The call loop shared by llmsvc_call, llmsvc_call_stream and the worker
+ * (sink NULL for a plain call): the budgets, then the request's own target
+ * or a route's targets in turn. */
 llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
-                     llmsvc_response **out, llmsvc_error **err, int direct_record)
+                     llmsvc_response **out, llmsvc_error **err, unsigned flags)
 {
     double t0 = now_ms();
     const llmsvc_runtime *prev = host_enter(rt);
@@ -273,10 +338,12 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
     llmsvc_error *e = NULL;
     route_plan plan;
     llmsvc_code code = route_plan_make(rt, req, &plan, &e);
+    if (code == LLMSVC_OK)
+        code = budget_check(rt, &plan.specs->reg, req, &e);
     try_list tries = {0};
     for (size_t i = 0; code == LLMSVC_OK && i < plan.n; i++) {
         double ti = now_ms();
-        code = run_target(rt, req, plan.targets[i], sink, t0, &resp, &e);
+        code = run_target(rt, req, plan.route, plan.targets[i], sink, t0, &resp, &e);
         try_list_add(&tries, plan.targets[i], req, code, e, now_ms() - ti);
         if (code == LLMSVC_OK || i + 1 == plan.n || (sink && sink->started) ||
             !route_falls_back(plan.route, e))
@@ -290,8 +357,12 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
         resp = NULL;
         code = LLMSVC_OK;
     }
-    if (resp)
+    if (resp) {
         route_mark(resp, &plan, &tries);
+        budget_charge(rt, &plan.specs->reg, req, resp->cost_usd);
+    } else if (code != LLMSVC_OK && (flags & (CALL_RECORD | CALL_KEEP_ROUTE))) {
+        resp = route_shell(&plan, &tries, t0);
+    }
     if (e && plan.route)
         err_prefix(e, "route '%s'", plan.route->name);
     try_list_free(&tries);
@@ -302,10 +373,11 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
             sink->cancelled = 0; /* the host hears how it ended, even after asking to stop */
             stream_emit(sink, &ev);
         }
-        if (direct_record && rt->records)
-            records_write_direct(rt, req, NULL, e);
-        /* a stream that broke after some text keeps it for the host */
-        if (resp && out)
+        if ((flags & CALL_RECORD) && rt->records)
+            records_write_direct(rt, req, resp, e);
+        /* a stream that broke after some text keeps it for the host; the
+         * worker keeps the route's attempts for the job's record */
+        if (resp && out && ((sink && sink->started) || (flags & CALL_KEEP_ROUTE)))
             *out = resp;
         else
             llmsvc_response_free(resp);
@@ -316,7 +388,7 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
         llmsvc_event done = {LLMSVC_EVENT_DONE, NULL, 0, 0, NULL, NULL, resp, NULL};
         stream_emit(sink, &done);
     }
-    if (direct_record && rt->records)
+    if ((flags & CALL_RECORD) && rt->records)
         records_write_direct(rt, req, resp, NULL);
     host_enter(prev);
     *out = resp;
@@ -328,7 +400,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call(llmsvc_runtime *rt, const llmsvc_request *
 {
     if (!rt || !req || !out)
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_call: NULL argument");
-    return call_run(rt, req, NULL, out, err, 1);
+    return call_run(rt, req, NULL, out, err, CALL_RECORD);
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_call_stream(llmsvc_runtime *rt, const llmsvc_request *req,
@@ -340,7 +412,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_call_stream(llmsvc_runtime *rt, const llmsvc_re
     llmsvc_stream sink;
     stream_init(&sink, fn, user, NULL);
     llmsvc_response *resp = NULL;
-    llmsvc_code code = call_run(rt, req, &sink, &resp, err, 1);
+    llmsvc_code code = call_run(rt, req, &sink, &resp, err, CALL_RECORD);
     stream_free(&sink);
     if (out)
         *out = resp;

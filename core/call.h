@@ -15,11 +15,15 @@ llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc
 /* One non-streaming attempt. */
 llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
                     llmsvc_response *resp, llmsvc_error **e);
-/* llmsvc_call / llmsvc_call_stream (sink NULL for a plain call); a direct
- * call record is written when records are on and direct_record is set (a
- * worker's job writes its own record instead). */
+
+#define CALL_RECORD 1u     /* write the direct call's record when records are on */
+#define CALL_KEEP_ROUTE 2u /* on failure, *out gets what the record needs (the
+                              route's attempts, a stream's partial answer) */
+/* llmsvc_call / llmsvc_call_stream (sink NULL for a plain call) and a
+ * worker's job (which writes its own record). On failure *out is set only
+ * for a stream that had started, or with CALL_KEEP_ROUTE. */
 llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_stream *sink,
-                     llmsvc_response **out, llmsvc_error **err, int direct_record);
+                     llmsvc_response **out, llmsvc_error **err, unsigned flags);
 /* One streaming attempt into sink (call_stream.c). */
 llmsvc_code attempt_stream(const llmsvc_runtime *rt, const call_ctx *ctx, const http_opts *o,
                            llmsvc_stream *sink, llmsvc_error **e);

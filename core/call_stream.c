@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "ratelimit.h"
 #include "error.h"
 #include "response.h"
 
@@ -97,6 +98,8 @@ llmsvc_code attempt_stream(const llmsvc_runtime *rt, const call_ctx *ctx, const 
     }
     add_call_headers(ctx, &req);
     code = transport_send_stream(rt->tp, &req, o, &hr, &hs, e);
+    if (ctx->ticket && hr.status)
+        limiter_observe(ctx->ticket, &hr);
     if (d.stream_state && api->ops.stream_free)
         api->ops.stream_free(api->state, d.stream_state);
     if (code == LLMSVC_E_CANCELLED) {
@@ -109,7 +112,10 @@ llmsvc_code attempt_stream(const llmsvc_runtime *rt, const call_ctx *ctx, const 
         } else {
             *e = err_new(LLMSVC_E_CANCELLED, "the stream was stopped by its reader");
         }
-        if (*e != err_nomem())
+        /* a provider's error event before anything reached the host (a
+         * rate limit, an overload) may be retried like its HTTP status */
+        if (*e != err_nomem() && (d.code == LLMSVC_E_CANCELLED || d.code == LLMSVC_OK ||
+                                  sink->started))
             (*e)->retryable = 0;
     } else if (code == LLMSVC_OK && !hs.is_sse) {
         /* an error body, or a server that did not stream */

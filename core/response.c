@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 
 static void init_counts(llmsvc_response *r)
 {
@@ -310,112 +309,52 @@ LLMSVC_EXTERN const llmsvc_file_result *llmsvc_response_file_result(const llmsvc
     return r && i < r->n_files ? &r->files[i] : NULL;
 }
 
-static json_object *count(int64_t v)
+/* The answer's content, for the response cache: not how it was obtained
+ * (attempts, latency, route). NULL on OOM. */
+llmsvc_response *response_clone(const llmsvc_response *src)
 {
-    return v < 0 ? NULL : json_object_new_int64(v);
-}
-
-/* A double printed with fmt rather than json-c's 17 significant digits. */
-static json_object *number(double v, const char *fmt)
-{
-    char s[64];
-    snprintf(s, sizeof s, fmt, v);
-    return json_object_new_double_s(v, s);
-}
-
-json_object *response_to_json_object(const llmsvc_response *r)
-{
-    json_object *o = json_object_new_object();
-    if (!o)
+    llmsvc_response *r = response_new();
+    if (!r)
         return NULL;
-    json_object_object_add(o, "id", json_object_new_string(llmsvc_response_id(r)));
-    json_object_object_add(o, "provider", json_object_new_string(llmsvc_response_provider(r)));
-    json_object_object_add(o, "model", json_object_new_string(llmsvc_response_model(r)));
-    json_object_object_add(o, "message",
-                           json_object_new_string_len(buf_cstr(&r->text), (int)r->text.len));
-    json_object_object_add(o, "finish_reason",
-                           json_object_new_string(llmsvc_response_finish_reason(r)));
-    json_object_object_add(o, "input_tokens", count(r->tokens[LLMSVC_TOKENS_INPUT]));
-    json_object_object_add(o, "output_tokens", count(r->tokens[LLMSVC_TOKENS_OUTPUT]));
-    json_object_object_add(o, "reasoning_tokens", count(r->tokens[LLMSVC_TOKENS_REASONING]));
-    json_object_object_add(o, "cached_input_tokens",
-                           count(r->tokens[LLMSVC_TOKENS_CACHED_INPUT]));
-    json_object_object_add(o, "total_tokens", count(r->tokens[LLMSVC_TOKENS_TOTAL]));
-    json_object_object_add(o, "cost_usd",
-                           r->cost_usd < 0 ? NULL : number(r->cost_usd, "%.10g"));
-    json_object_object_add(o, "latency_ms", number(r->latency_ms, "%.3f"));
-    json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
-    if (r->has_reasoning)
-        json_object_object_add(o, "reasoning", json_object_new_string(buf_cstr(&r->reasoning)));
-    json_object *files = json_object_new_array();
-    for (size_t i = 0; files && i < r->n_files; i++) {
-        json_object *f = json_object_new_object();
-        json_object_object_add(f, "file_id", json_object_new_string(r->files[i].file_id));
-        json_object_object_add(f, "filename", json_object_new_string(r->files[i].filename));
-        json_object_object_add(f, "score", number(r->files[i].score, "%.6g"));
-        json_object_object_add(f, "text", json_object_new_string(r->files[i].text));
-        json_object_array_add(files, f);
+    int ok = 1;
+    ok &= !src->id || (r->id = strdup(src->id)) != NULL;
+    ok &= !src->provider || (r->provider = strdup(src->provider)) != NULL;
+    ok &= !src->model || (r->model = strdup(src->model)) != NULL;
+    ok &= !src->finish_reason || (r->finish_reason = strdup(src->finish_reason)) != NULL;
+    ok &= buf_append(&r->text, buf_cstr(&src->text), src->text.len) == 0;
+    if (src->has_reasoning)
+        ok &= response_append_reasoning(r, buf_cstr(&src->reasoning), src->reasoning.len) ==
+              LLMSVC_OK;
+    memcpy(r->tokens, src->tokens, sizeof r->tokens);
+    r->cost_usd = src->cost_usd;
+    for (size_t i = 0; ok && i < src->n_files; i++) {
+        const llmsvc_file_result *f = &src->files[i];
+        ok &= response_add_file_result(r, f->file_id, f->filename, f->score, f->text) == LLMSVC_OK;
     }
-    json_object_object_add(o, "file_search_results", files);
-    json_object *calls = json_object_new_array();
-    for (size_t i = 0; calls && i < r->n_tool_calls; i++) {
-        json_object *c = json_object_new_object();
-        json_object_object_add(c, "id", json_object_new_string(r->tool_calls[i].id));
-        json_object_object_add(c, "name", json_object_new_string(r->tool_calls[i].name));
-        json_object_object_add(c, "arguments", json_object_new_string(r->tool_calls[i].arguments));
-        json_object_array_add(calls, c);
+    for (size_t i = 0; ok && i < src->n_tool_calls; i++) {
+        const llmsvc_tool_call *c = &src->tool_calls[i];
+        ok &= response_add_tool_call(r, c->id, c->name, c->arguments) == LLMSVC_OK;
     }
-    /* the assistant turn, as a request's "messages" takes it back */
-    json_object *turn = json_object_new_object();
-    json_object_object_add(turn, "role", json_object_new_string("assistant"));
-    json_object_object_add(turn, "content",
-                           json_object_new_string_len(buf_cstr(&r->text), (int)r->text.len));
-    if (r->n_tool_calls)
-        json_object_object_add(turn, "tool_calls", json_object_get(calls));
-    if (r->state) {
-        /* the state travels as a string: its bytes survive any JSON round trip */
-        json_object *st = json_object_new_object();
-        json_object_object_add(st, "protocol", json_object_new_string(r->state_protocol));
-        json_object_object_add(st, "data", json_object_new_string(r->state));
-        json_object_object_add(turn, "state", st);
+    if (ok && src->state)
+        ok &= response_set_state(r, src->state_protocol, src->state, strlen(src->state)) ==
+              LLMSVC_OK;
+    if (!ok) {
+        llmsvc_response_free(r);
+        return NULL;
     }
-    json_object_object_add(o, "tool_calls", calls);
-    json_object_object_add(o, "assistant_message", turn);
-    json_object_object_add(o, "cached", json_object_new_boolean(r->cached));
-    if (r->route) {
-        json_object_object_add(o, "route", json_object_new_string(r->route));
-        json_object_object_add(o, "arm", r->arm ? json_object_new_string(r->arm) : NULL);
-        json_object *tries = json_object_new_array();
-        for (size_t i = 0; tries && i < r->n_tries; i++) {
-            const try_info *t = &r->tries[i];
-            json_object *j = json_object_new_object();
-            json_object_object_add(j, "provider", t->provider ? json_object_new_string(t->provider) : NULL);
-            json_object_object_add(j, "model", t->model ? json_object_new_string(t->model) : NULL);
-            json_object_object_add(j, "code", json_object_new_string(llmsvc_code_name(t->code)));
-            if (t->http_status)
-                json_object_object_add(j, "http_status", json_object_new_int(t->http_status));
-            if (t->message)
-                json_object_object_add(j, "message", json_object_new_string(t->message));
-            json_object_object_add(j, "latency_ms", number(t->latency_ms, "%.3f"));
-            json_object_array_add(tries, j);
-        }
-        json_object_object_add(o, "route_attempts", tries);
-    }
-    return o;
+    return r;
 }
 
-LLMSVC_EXTERN llmsvc_code llmsvc_response_to_json(char **out, const llmsvc_response *r)
+size_t response_size(const llmsvc_response *r)
 {
-    if (!out || !r)
-        return LLMSVC_E_INVALID_ARG;
-    json_object *o = response_to_json_object(r);
-    if (!o)
-        return LLMSVC_E_NOMEM;
-    char *s = strdup(
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    if (!s)
-        return LLMSVC_E_NOMEM;
-    *out = s;
-    return LLMSVC_OK;
+    size_t n = sizeof *r + r->text.len + r->reasoning.len;
+    n += (r->id ? strlen(r->id) : 0) + (r->model ? strlen(r->model) : 0) +
+         (r->provider ? strlen(r->provider) : 0) + (r->state ? strlen(r->state) : 0);
+    for (size_t i = 0; i < r->n_files; i++)
+        n += sizeof r->files[i] + strlen(r->files[i].file_id) + strlen(r->files[i].filename) +
+             strlen(r->files[i].text);
+    for (size_t i = 0; i < r->n_tool_calls; i++)
+        n += sizeof r->tool_calls[i] + strlen(r->tool_calls[i].id) +
+             strlen(r->tool_calls[i].name) + strlen(r->tool_calls[i].arguments);
+    return n;
 }

@@ -59,8 +59,18 @@ void response_set_tries(llmsvc_response *r, try_info *tries, size_t n);
 llmsvc_code response_add_file_result(llmsvc_response *r, const char *file_id,
                                      const char *filename, double score, const char *text);
 
+/* The answer's content (not attempts, latency, route), for the response
+ * cache; NULL on OOM. */
+llmsvc_response *response_clone(const llmsvc_response *r);
+/* About how many bytes r holds (the cache's accounting). */
+size_t response_size(const llmsvc_response *r);
+
 struct json_object;
-/* The llmsvc_response_to_json object; NULL on OOM. */
+/* The llmsvc_response_to_json object; NULL on OOM (response_json.c). */
 struct json_object *response_to_json_object(const llmsvc_response *r);
+/* Back from llmsvc_response_to_json's text; VALIDATION or PROVIDER (not
+ * JSON) on another shape. */
+llmsvc_code response_from_json(const char *json, size_t len, llmsvc_response **out,
+                               llmsvc_error **err);
 
 #endif

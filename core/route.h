@@ -42,18 +42,23 @@ typedef struct route {
     unsigned fallback_on;  /* FALL_* */
     sticky_kind sticky;
     long cache_ttl_ms;     /* 0: the route's answers are not cached */
-    int limit_fail;        /* on an empty rate-limit bucket: 1 fail at once, 0 wait */
-    long limit_max_wait_ms;
+    int limit_fail;        /* on an empty rate-limit bucket: 1 fail at once, 0 wait,
+                              -1 as the limit says */
+    long limit_max_wait_ms; /* -1: as the limit says */
     char *where;           /* file:line:col */
 } route;
 
 typedef struct limit_rule {
     char *provider;
-    char *model; /* NULL: every model of the provider, each its own bucket */
-    double requests_per_minute; /* 0: no limit */
-    double tokens_per_minute;
-    int fail;    /* 1: fail at once when empty (default: wait) */
+    char *model;               /* NULL: every model of the provider, each its own bucket */
+    double requests_per_sec;   /* 0: no request limit */
+    double request_burst;      /* the request bucket's size (default: one second's worth, ≥ 1) */
+    double tokens_per_sec;     /* 0: no token limit */
+    double token_burst;        /* the token bucket's size (default: one minute's worth) */
+    int per_process;           /* scope: process — never shared through the store */
+    int fail;                  /* 1: fail at once when empty (default: wait) */
     long max_wait_ms;
+    char *text;                /* "10 requests per second", for messages */
     char *where;
 } limit_rule;
 

@@ -75,12 +75,12 @@ llmsvc_code route_plan_make(llmsvc_runtime *rt, const llmsvc_request *req, route
                             llmsvc_error **err)
 {
     memset(plan, 0, sizeof *plan);
+    plan->specs = specset_acquire(&rt->specs);
     if (!req->route) {
         plan->targets[0] = NULL;
         plan->n = 1;
         return LLMSVC_OK;
     }
-    plan->specs = specset_acquire(&rt->specs);
     const registry *reg = &plan->specs->reg;
     const route *r = registry_route(reg, req->route);
     if (!r) {

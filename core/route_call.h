@@ -11,7 +11,7 @@
 #include "runtime.h"
 
 typedef struct route_plan {
-    spec_set *specs;     /* held while the targets are in use */
+    spec_set *specs;     /* held while the plan is in use (routes, limits, budgets) */
     const route *route;  /* NULL: the request's own provider and model */
     const route_target *targets[16];
     size_t n;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "route.h"
 #include "spec.h"
 #include "suggest.h"
@@ -275,7 +276,8 @@ static route *parse_route(ydoc *d, yaml_node_t *key, yaml_node_t *n)
     if (!r)
         return NULL;
     r->fallback_on = FALL_DEFAULT;
-    r->limit_max_wait_ms = 30000;
+    r->limit_fail = -1;
+    r->limit_max_wait_ms = -1;
     r->where = where_of(d, key);
     int rc = ydoc_get_string(d, key, "a route name", &r->name);
     ypair *pairs;
@@ -322,30 +324,80 @@ static route *parse_route(ydoc *d, yaml_node_t *key, yaml_node_t *n)
 
 /* ---- limits and budgets ---- */
 
+/* The request and token rates of a limit: exactly one of each pair. */
+static int limit_rates(ydoc *d, yaml_node_t *n, limit_rule *l, const double rate[4])
+{
+    if (rate[0] && rate[1]) {
+        ydoc_problem(d, n, "a limit takes requests_per_minute or requests_per_second, not both");
+        return -1;
+    }
+    if (rate[2] && rate[3]) {
+        ydoc_problem(d, n, "a limit takes tokens_per_minute or tokens_per_second, not both");
+        return -1;
+    }
+    l->requests_per_sec = rate[0] ? rate[0] / 60 : rate[1];
+    l->tokens_per_sec = rate[2] ? rate[2] / 60 : rate[3];
+    if (!l->requests_per_sec && !l->tokens_per_sec) {
+        ydoc_problem(d, n, "a limit needs requests_per_minute, requests_per_second, "
+                           "tokens_per_minute or tokens_per_second");
+        return -1;
+    }
+    if (!l->request_burst)
+        l->request_burst = l->requests_per_sec > 1 ? ceil(l->requests_per_sec) : 1;
+    l->token_burst = l->tokens_per_sec * 60;
+    static const char *const unit[4] = {"requests per minute", "requests per second",
+                                        "tokens per minute", "tokens per second"};
+    buf t = BUF_INIT;
+    for (int i = 0; i < 4; i++)
+        if (rate[i])
+            buf_printf(&t, "%s%g %s", t.len ? " and " : "", rate[i], unit[i]);
+    l->text = buf_steal(&t);
+    return l->text ? 0 : -1;
+}
+
 static int parse_limit(ydoc *d, yaml_node_t *n, limit_rule *l)
 {
-    static const char *const keys[] = {"provider", "model", "requests_per_minute",
-                                       "tokens_per_minute", "on_empty", "max_wait"};
+    static const char *const keys[] = {"provider",          "model",
+                                       "requests_per_minute", "requests_per_second",
+                                       "tokens_per_minute", "tokens_per_second",
+                                       "burst",             "scope",
+                                       "on_empty",          "max_wait"};
     ypair *pairs;
     size_t count;
     if (pairs_of(d, n, "a limit", &pairs, &count) < 0)
         return -1;
     l->max_wait_ms = 30000;
     l->where = where_of(d, n);
+    double rate[4] = {0, 0, 0, 0};
     int rc = 0;
     for (size_t i = 0; i < count; i++) {
         ypair *p = &pairs[i];
-        if (key_is(p, "provider"))
+        size_t k = 0;
+        while (k < sizeof keys / sizeof *keys && !key_is(p, keys[k]))
+            k++;
+        if (k == 0)
             rc |= ydoc_get_string(d, p->value, "provider", &l->provider);
-        else if (key_is(p, "model"))
+        else if (k == 1)
             rc |= ydoc_get_string(d, p->value, "model", &l->model);
-        else if (key_is(p, "requests_per_minute"))
-            rc |= get_positive(d, p->value, "requests_per_minute", &l->requests_per_minute);
-        else if (key_is(p, "tokens_per_minute"))
-            rc |= get_positive(d, p->value, "tokens_per_minute", &l->tokens_per_minute);
-        else if (key_is(p, "on_empty"))
+        else if (k >= 2 && k <= 5)
+            rc |= get_positive(d, p->value, keys[k], &rate[k - 2]);
+        else if (k == 6) {
+            rc |= get_positive(d, p->value, "burst", &l->request_burst);
+            if (!rc && l->request_burst < 1) {
+                ydoc_problem(d, p->value, "burst must be at least 1 request");
+                rc = -1;
+            }
+        } else if (k == 7) {
+            const char *s = ydoc_str(p->value);
+            if (s && (!strcmp(s, "process") || !strcmp(s, "store"))) {
+                l->per_process = !strcmp(s, "process");
+            } else {
+                ydoc_problem(d, p->value, "scope must be process or store");
+                rc = -1;
+            }
+        } else if (k == 8)
             rc |= get_on_empty(d, p->value, &l->fail);
-        else if (key_is(p, "max_wait"))
+        else if (k == 9)
             rc |= get_seconds(d, p->value, "max_wait", &l->max_wait_ms);
         else {
             unknown(d, p->key, "a limit", keys, sizeof keys / sizeof *keys);
@@ -357,10 +409,8 @@ static int parse_limit(ydoc *d, yaml_node_t *n, limit_rule *l)
         ydoc_problem(d, n, "a limit needs a provider");
         rc = -1;
     }
-    if (!rc && !l->requests_per_minute && !l->tokens_per_minute) {
-        ydoc_problem(d, n, "a limit needs requests_per_minute or tokens_per_minute");
-        rc = -1;
-    }
+    if (!rc)
+        rc = limit_rates(d, n, l, rate);
     return rc;
 }
 
@@ -489,6 +539,7 @@ void limit_rule_clear(limit_rule *l)
     free(l->provider);
     free(l->model);
     free(l->where);
+    free(l->text);
     memset(l, 0, sizeof *l);
 }
 

@@ -6,10 +6,14 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
+#include "cache.h"
 #include "error.h"
+#include "ratelimit.h"
 #include "fsutil.h"
 #include "dirlist.h"
 #include "host.h"
@@ -163,7 +167,9 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc
             return err_set(err, LLMSVC_E_INVALID_ARG,
                            "llmsvc_options version %u is not one this library knows (1..%d)",
                            opts->version, LLMSVC_OPTIONS_VERSION);
-        o = *opts;
+        /* a version-1 host's struct ends before the version-2 fields */
+        memcpy(&o, opts, opts->version == 1 ? offsetof(llmsvc_options, cache_max_bytes)
+                                            : sizeof o);
     }
     if (o.connect_timeout_ms < 0 || o.timeout_ms < 0 || o.max_retries < -1 ||
         o.max_retries > 100 || o.log_level > LLMSVC_LOG_OFF)
@@ -191,6 +197,13 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc
     rt->tp = transport_new();
     if (!rt->tp) {
         code = err_set(err, LLMSVC_E_CONFIG, "cannot initialise libcurl");
+        goto fail;
+    }
+    rt->limits = limiter_new();
+    rt->cache = cache_new(o.cache_max_bytes ? o.cache_max_bytes : ((size_t)64 << 20));
+    rt->ledger = ledger_new();
+    if (!rt->limits || !rt->cache || !rt->ledger) {
+        code = err_give(err, err_nomem());
         goto fail;
     }
     spec_set *set = NULL;
@@ -226,6 +239,9 @@ LLMSVC_EXTERN void llmsvc_runtime_close(llmsvc_runtime *rt)
     host_enter(prev);
     specset_release(atomic_exchange(&rt->specs.current, NULL));
     transport_free(rt->tp);
+    limiter_free(rt->limits);
+    cache_free(rt->cache);
+    ledger_free(rt->ledger);
     pthread_mutex_destroy(&rt->reload_mu);
     free(rt->spec_path);
     free(rt->spec_problems);

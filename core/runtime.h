@@ -27,7 +27,11 @@ struct llmsvc_runtime {
     char *spec_problems;    /* of the last load, or NULL */
     loader ld;
     transport *tp;
-    _Atomic(llmsvc_store *) records; /* direct calls are recorded here when set */
+    _Atomic(llmsvc_store *) records; /* direct calls are recorded here when set; also
+                                        the shared level of limits, cache and budgets */
+    struct limiter *limits;    /* ratelimit.h */
+    struct resp_cache *cache;  /* cache.h */
+    struct ledger *ledger;     /* budget.h */
 };
 
 /* Logging through the runtime's logger (rt may be NULL: stderr, warnings up). */

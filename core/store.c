@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -190,4 +191,38 @@ LLMSVC_EXTERN llmsvc_code llmsvc_store_default_url(char **out)
     }
     *out = strdup(buf);
     return *out ? LLMSVC_OK : LLMSVC_E_NOMEM;
+}
+
+/* One step of a token bucket (store.h, bucket) on its stored level and time
+ * (a new bucket: capacity and now), inside the engine's atomic step; both
+ * engines call it, so they agree to the bit. Returns
+ * the wait: 0 when `take` was taken, INFINITY when it never could be (no
+ * refill). Refill runs on the callers' `now`: the machines sharing a store
+ * must agree on the time for the bucket to be exact (a clock ahead refills
+ * early); a `now` behind the stored time adds nothing and keeps that time,
+ * so no interval is counted twice. */
+double store_bucket_step(double *level, int64_t *updated_at, double capacity, double rate_per_ms,
+                         double take, double cap_level, int64_t now)
+{
+    double l = *level;
+    if (now > *updated_at) {
+        if (rate_per_ms > 0)
+            l += (double)(now - *updated_at) * rate_per_ms;
+        *updated_at = now;
+    }
+    if (l > capacity)
+        l = capacity;
+    if (cap_level >= 0 && l > cap_level)
+        l = cap_level;
+    double wait = 0;
+    if (take <= 0) {
+        l = l - take > capacity ? capacity : l - take; /* given back */
+    } else if (take <= l || (take > capacity && l >= capacity)) {
+        l -= take; /* more than capacity: only from a full bucket, leaving it negative */
+    } else {
+        double need = (take < capacity ? take : capacity) - l;
+        wait = rate_per_ms > 0 ? need / rate_per_ms : INFINITY;
+    }
+    *level = l;
+    return wait;
 }

@@ -60,6 +60,10 @@ typedef struct call_record {
     const char *error; /* JSON or NULL */
     int attempt;
     int64_t created_at;
+    const char *route;          /* the route that served the call, or NULL */
+    const char *arm;            /* its split arm, or NULL */
+    int cached;                 /* 1: a response-cache hit (cost 0, no HTTP) */
+    const char *route_attempts; /* JSON array of the route's tries, or NULL */
 } call_record;
 
 typedef enum finish_kind {
@@ -80,18 +84,21 @@ typedef struct job_finish {
     const call_record *record; /* written in the same transaction; may be NULL */
 } job_finish;
 
+typedef enum records_group { GROUP_MODEL, GROUP_PROJECT, GROUP_VARIANT } records_group;
+
 typedef struct records_query {
     const char *project_id;
     int64_t since;
-    int by_project;
+    records_group group;
 } records_query;
 
 /* One summary row. */
 typedef struct records_row {
-    char *key1; /* provider, or project_id */
-    char *key2; /* model, or NULL */
-    int64_t calls, failures, input_tokens, output_tokens, reasoning_tokens;
+    char *key1; /* provider, project_id, or route (GROUP_VARIANT: calls with a route only) */
+    char *key2; /* model, NULL, or arm (NULL when the route has no split) */
+    int64_t calls, failures, cache_hits, input_tokens, output_tokens, reasoning_tokens;
     double cost_usd, latency_ms_sum;
+    double latency_p50, latency_p95; /* GROUP_VARIANT only: of the successful calls */
 } records_row;
 
 typedef struct store_conn store_conn;
@@ -122,6 +129,30 @@ typedef struct store_engine {
     llmsvc_code (*record)(store_conn *c, const call_record *r, llmsvc_error **err);
     llmsvc_code (*summary)(store_conn *c, const records_query *q, records_row **rows,
                            size_t *n, llmsvc_error **err);
+    /* Shared state for runtimes that use the store (ratelimit.c, cache.c, budget.c). */
+
+    /* Token bucket `key`, full (capacity) when first seen: refills at
+     * rate_per_ms up to capacity; lowers its level to cap_level when
+     * cap_level >= 0 (provider feedback); then takes `take` when take <= level
+     * (*wait_ms = 0), or takes nothing and sets *wait_ms to when it could. A
+     * negative take (giving back) always applies, clamped to capacity. A
+     * take above capacity is granted only when the bucket is full, leaving
+     * it negative. One atomic step across every process using the store. */
+    llmsvc_code (*bucket)(store_conn *c, const char *key, double capacity, double rate_per_ms,
+                          double take, double cap_level, int64_t now, double *wait_ms,
+                          llmsvc_error **err);
+    /* The cached response JSON under key (a hex digest), or *json = NULL when
+     * absent or expired at `now`. */
+    llmsvc_code (*cache_get)(store_conn *c, const char *key, int64_t now, char **json,
+                             llmsvc_error **err);
+    /* Stores (or replaces) key's response until expires_at; may drop expired entries. */
+    llmsvc_code (*cache_put)(store_conn *c, const char *key, const char *json, int64_t expires_at,
+                             llmsvc_error **err);
+    /* Recorded spend in USD since `since` (created_at >= since) of the calls
+     * of project_id (when not NULL) or else of organization_id. */
+    llmsvc_code (*spend)(store_conn *c, const char *project_id, const char *organization_id,
+                         int64_t since, double *usd, llmsvc_error **err);
+
     /* Sleeps until work may be there (a notification), timeout_ms passes, or
      * *stop (may be NULL) is set — noticed within STORE_STOP_CHECK_MS. */
     void (*wait_work)(store_conn *c, long timeout_ms, atomic_int *stop);
@@ -150,15 +181,25 @@ void store_release(llmsvc_store *st, store_conn *c);
 /* A connection that is not pooled (a worker's LISTEN connection). */
 llmsvc_code store_connect(llmsvc_store *st, store_conn **c, llmsvc_error **err);
 
+/* One token-bucket step on a stored level and time (a new bucket: capacity,
+ * now), inside an engine's atomic step, so that both engines agree to the
+ * bit: the wait, 0 when `take` was taken, INFINITY when it never could be
+ * (no refill). Refill runs on the callers' `now`: machines sharing a store
+ * must agree on the time for the bucket to be exact. */
+double store_bucket_step(double *level, int64_t *updated_at, double capacity, double rate_per_ms,
+                         double take, double cap_level, int64_t now);
+
 void store_row_clear(job_row *r);
 void store_rows_free(records_row *rows, size_t n);
 int64_t store_now_ms(void);
 /* "job_" + 24 random hex digits into out[32]. */
 void store_new_job_id(char out[32]);
-/* A call record from a finished call (response or error). Strings borrowed;
- * *request_json, *response_json and *error_json are malloc'd for the caller. */
+/* A call record from a finished call: failed when err is set; resp (may be
+ * NULL, or hold only a route's attempts, or a broken stream's partial answer)
+ * gives the answer, usage, cost and route. Strings borrowed; the four JSON
+ * texts are malloc'd for the caller (each may be NULL). */
 void store_make_record(call_record *rec, const llmsvc_request *req, const llmsvc_response *resp,
                        const llmsvc_error *err, char **request_json, char **response_json,
-                       char **error_json);
+                       char **error_json, char **attempts_json);
 
 #endif

@@ -12,7 +12,11 @@
  *  - new work is announced with NOTIFY llmsvc_jobs (a submit, a requeue, a
  *    release) and ended jobs with NOTIFY llmsvc_jobs_done (payload: the id),
  *    so idle workers and llmsvc_job_wait wake at once instead of polling.
- *    wait_work and wait_job LISTEN only while they wait.
+ *    wait_work and wait_job LISTEN only while they wait;
+ *  - a rate-limit bucket step is one transaction holding the bucket's row
+ *    lock (SELECT ... FOR UPDATE), so takers on many connections and
+ *    machines take from it one at a time; the response cache is an UNLOGGED
+ *    table (a crash empties it, which a cache may).
  * Statements are prepared once per connection, when first used. libpq's
  * notices are dropped: the library prints nothing. */
 #include <errno.h>
@@ -48,6 +52,21 @@ static const char *const migrations[] = {
     " request TEXT, response TEXT, error TEXT, created_at BIGINT NOT NULL);"
     "CREATE INDEX llmsvc_records_time ON llmsvc_records (created_at);"
     "CREATE INDEX llmsvc_records_job ON llmsvc_records (job_id);",
+    /* 2: routes and cache hits in the records; budgets (spend per project or
+     * organization since a time: the indexes cover the sum); rate-limit
+     * buckets and the response cache shared by every runtime on the store */
+    "ALTER TABLE llmsvc_records ADD COLUMN route TEXT, ADD COLUMN arm TEXT,"
+    " ADD COLUMN cached BOOLEAN NOT NULL DEFAULT false, ADD COLUMN route_attempts TEXT;"
+    "CREATE INDEX llmsvc_records_project ON llmsvc_records (project_id, created_at)"
+    " INCLUDE (cost_usd);"
+    "CREATE INDEX llmsvc_records_org ON llmsvc_records (organization_id, created_at)"
+    " INCLUDE (cost_usd);"
+    "CREATE INDEX llmsvc_records_route ON llmsvc_records (route, arm) WHERE route IS NOT NULL;"
+    "CREATE TABLE llmsvc_buckets ("
+    " key TEXT PRIMARY KEY, level DOUBLE PRECISION NOT NULL, updated_at BIGINT NOT NULL);"
+    "CREATE UNLOGGED TABLE llmsvc_cache ("
+    " key TEXT PRIMARY KEY, response TEXT NOT NULL, expires_at BIGINT NOT NULL);"
+    "CREATE INDEX llmsvc_cache_expiry ON llmsvc_cache (expires_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -64,15 +83,28 @@ static const char *const migrations[] = {
 #define RECORD_COLS                                                                                \
     "job_id, attempt, project_id, organization_id, provider, model, status,"                       \
     " input_tokens, output_tokens, reasoning_tokens, cost_usd, latency_ms, request,"               \
-    " response, error, created_at"
+    " response, error, created_at, route, arm, cached, route_attempts"
 
 #define SUMS                                                                                       \
-    " COUNT(*), COUNT(*) FILTER (WHERE status <> 'succeeded'),"                                    \
+    " COUNT(*), COUNT(*) FILTER (WHERE status <> 'succeeded'), COUNT(*) FILTER (WHERE cached),"    \
     " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"                            \
     " COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cost_usd), 0),"                             \
-    " COALESCE(SUM(latency_ms), 0)"                                                                \
+    " COALESCE(SUM(latency_ms), 0)"
+
+#define SUMS_WHERE                                                                                 \
     " FROM llmsvc_records WHERE ($1::text IS NULL OR project_id = $1::text)"                       \
     " AND created_at >= $2::bigint"
+
+/* percentile_disc is the nearest-rank percentile (the value of rank
+ * ceil(p * n)), which store_sqlite.c computes the same way */
+#define PERCENTILE(p)                                                                              \
+    " percentile_disc(" p ") WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status = 'succeeded')"
+
+/* cache_put drops up to CACHE_PURGE_ROWS expired entries every
+ * CACHE_PURGE_EVERY puts of a connection: more than it adds meanwhile, so
+ * expired entries never pile up, and each purge stays one short statement. */
+#define CACHE_PURGE_EVERY 32
+#define CACHE_PURGE_ROWS "128"
 
 enum {
     S_SUBMIT,
@@ -88,6 +120,15 @@ enum {
     S_ENDED,
     S_SUM_MODEL,
     S_SUM_PROJECT,
+    S_SUM_VARIANT,
+    S_BUCKET_INIT,
+    S_BUCKET_LOCK,
+    S_BUCKET_SET,
+    S_CACHE_GET,
+    S_CACHE_PUT,
+    S_CACHE_PURGE,
+    S_SPEND_PROJECT,
+    S_SPEND_ORG,
     S_COUNT
 };
 
@@ -115,7 +156,7 @@ static const char *const sql[S_COUNT] = {
     [S_RENEW] = "UPDATE llmsvc_jobs SET lease_until = $3::bigint"
                 " WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
     /* $3 kind: 0 succeeded, 1 failed, 2 requeue, 3 release; $8: write the
-     * record $9..$24. One row back when the finish applied. */
+     * record $9..$28. One row back when the finish applied. */
     [S_FINISH] = "WITH u AS (UPDATE llmsvc_jobs SET"
                  " state = CASE $3::integer WHEN 0 THEN 'succeeded' WHEN 1 THEN 'failed'"
                  "  ELSE 'pending' END,"
@@ -130,12 +171,13 @@ static const char *const sql[S_COUNT] = {
                  " r AS (INSERT INTO llmsvc_records (" RECORD_COLS ")"
                  " SELECT $9::text, $10::integer, $11::text, $12::text, $13::text, $14::text,"
                  " $15::text, $16::bigint, $17::bigint, $18::bigint, $19::double precision,"
-                 " $20::double precision, $21::text, $22::text, $23::text, $24::bigint"
+                 " $20::double precision, $21::text, $22::text, $23::text, $24::bigint,"
+                 " $25::text, $26::text, $27::boolean, $28::text"
                  " FROM u WHERE $8::boolean)"
                  " SELECT id, CASE state WHEN 'pending' THEN pg_notify('" CHANNEL_WORK "', '')"
                  " ELSE pg_notify('" CHANNEL_DONE "', id) END FROM u",
     [S_RECORD] = "INSERT INTO llmsvc_records (" RECORD_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
-                 " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     [S_LOCK_STATE] = "SELECT state FROM llmsvc_jobs WHERE id = $1 FOR UPDATE",
     [S_CANCEL] = "UPDATE llmsvc_jobs SET state = 'cancelled', finished_at = $2::bigint,"
                  " lease_owner = NULL, lease_until = NULL"
@@ -146,16 +188,40 @@ static const char *const sql[S_COUNT] = {
                    "  AND (state = 'pending' OR lease_until < $1::bigint))",
     [S_ENDED] = "SELECT state NOT IN ('pending', 'running') FROM llmsvc_jobs WHERE id = $1",
     /* ordered as SQLite orders them: bytewise, NULL first */
-    [S_SUM_MODEL] = "SELECT provider, model," SUMS " GROUP BY provider, model"
+    [S_SUM_MODEL] = "SELECT provider, model," SUMS SUMS_WHERE " GROUP BY provider, model"
                     " ORDER BY provider COLLATE \"C\" NULLS FIRST, model COLLATE \"C\" NULLS FIRST",
-    [S_SUM_PROJECT] = "SELECT COALESCE(project_id, ''), NULL::text," SUMS
+    [S_SUM_PROJECT] = "SELECT COALESCE(project_id, ''), NULL::text," SUMS SUMS_WHERE
                       " GROUP BY 1 ORDER BY COALESCE(project_id, '') COLLATE \"C\"",
+    [S_SUM_VARIANT] = "SELECT route, arm," SUMS "," PERCENTILE("0.5") "," PERCENTILE("0.95")
+                          SUMS_WHERE " AND route IS NOT NULL GROUP BY route, arm"
+                      " ORDER BY route COLLATE \"C\", arm COLLATE \"C\" NULLS FIRST",
+    /* a bucket seen first is full; the row exists before it is locked */
+    [S_BUCKET_INIT] = "INSERT INTO llmsvc_buckets (key, level, updated_at)"
+                      " VALUES ($1, $2::double precision, $3::bigint) ON CONFLICT (key) DO NOTHING",
+    [S_BUCKET_LOCK] = "SELECT level, updated_at FROM llmsvc_buckets WHERE key = $1 FOR UPDATE",
+    [S_BUCKET_SET] = "UPDATE llmsvc_buckets SET level = $2::double precision,"
+                     " updated_at = $3::bigint WHERE key = $1",
+    [S_CACHE_GET] = "SELECT response FROM llmsvc_cache WHERE key = $1 AND expires_at > $2::bigint",
+    [S_CACHE_PUT] = "INSERT INTO llmsvc_cache (key, response, expires_at)"
+                    " VALUES ($1, $2, $3::bigint) ON CONFLICT (key) DO UPDATE"
+                    " SET response = EXCLUDED.response, expires_at = EXCLUDED.expires_at",
+    /* the oldest first, through llmsvc_cache_expiry; rows another session is
+     * replacing are skipped, and one replaced meanwhile is not deleted */
+    [S_CACHE_PURGE] = "DELETE FROM llmsvc_cache WHERE expires_at <= $1::bigint AND key IN"
+                      " (SELECT key FROM llmsvc_cache WHERE expires_at <= $1::bigint"
+                      "  ORDER BY expires_at LIMIT " CACHE_PURGE_ROWS " FOR UPDATE SKIP LOCKED)",
+    /* each a range of llmsvc_records_project or _org, read from the index alone */
+    [S_SPEND_PROJECT] = "SELECT COALESCE(SUM(cost_usd), 0) FROM llmsvc_records"
+                        " WHERE project_id = $1 AND created_at >= $2::bigint",
+    [S_SPEND_ORG] = "SELECT COALESCE(SUM(cost_usd), 0) FROM llmsvc_records"
+                    " WHERE organization_id = $1 AND created_at >= $2::bigint",
 };
 
 struct store_conn {
     PGconn *pg;
     char *label;                     /* the URL without a password */
     unsigned char prepared[S_COUNT]; /* statements prepared on this session */
+    unsigned cache_puts;             /* since the last purge of expired cache entries */
 };
 
 /* ---- errors ---- */
@@ -275,7 +341,7 @@ static void rollback(store_conn *c)
 
 /* ---- parameters and statements ---- */
 
-#define MAX_PARAMS 24
+#define MAX_PARAMS 28
 
 typedef struct params {
     int n;
@@ -647,6 +713,10 @@ static void p_record(params *p, const call_record *rec)
     p_text(p, rec->response);
     p_text(p, rec->error);
     p_int(p, rec->created_at);
+    p_text(p, rec->route);
+    p_text(p, rec->arm);
+    p_text(p, rec->cached ? "t" : "f");
+    p_text(p, rec->route_attempts);
 }
 
 static llmsvc_code pg_finish(store_conn *c, const job_finish *f, int *applied, llmsvc_error **err)
@@ -736,7 +806,10 @@ static llmsvc_code pg_summary(store_conn *c, const records_query *q, records_row
     params p = {0};
     p_text(&p, q->project_id);
     p_int(&p, q->since);
-    PGresult *r = run(c, q->by_project ? S_SUM_PROJECT : S_SUM_MODEL, &p);
+    int s = q->group == GROUP_PROJECT   ? S_SUM_PROJECT
+            : q->group == GROUP_VARIANT ? S_SUM_VARIANT
+                                        : S_SUM_MODEL;
+    PGresult *r = run(c, s, &p);
     if (!ok(r))
         return db_error(c, r, "cannot sum the records", err);
     int count = PQntuples(r);
@@ -752,11 +825,16 @@ static llmsvc_code pg_summary(store_conn *c, const records_query *q, records_row
         row->key2 = col_text(r, i, 1, &oom);
         row->calls = col_int(r, i, 2);
         row->failures = col_int(r, i, 3);
-        row->input_tokens = col_int(r, i, 4);
-        row->output_tokens = col_int(r, i, 5);
-        row->reasoning_tokens = col_int(r, i, 6);
-        row->cost_usd = col_double(r, i, 7);
-        row->latency_ms_sum = col_double(r, i, 8);
+        row->cache_hits = col_int(r, i, 4);
+        row->input_tokens = col_int(r, i, 5);
+        row->output_tokens = col_int(r, i, 6);
+        row->reasoning_tokens = col_int(r, i, 7);
+        row->cost_usd = col_double(r, i, 8);
+        row->latency_ms_sum = col_double(r, i, 9);
+        if (s == S_SUM_VARIANT) {
+            row->latency_p50 = col_double(r, i, 10); /* NULL (no success): 0 */
+            row->latency_p95 = col_double(r, i, 11);
+        }
     }
     PQclear(r);
     if (oom) {
@@ -765,6 +843,121 @@ static llmsvc_code pg_summary(store_conn *c, const records_query *q, records_row
     }
     *rows = v;
     *n = (size_t)count;
+    return LLMSVC_OK;
+}
+
+/* ---- shared state of runtimes ---- */
+
+static llmsvc_code pg_bucket(store_conn *c, const char *key, double capacity, double rate_per_ms,
+                             double take, double cap_level, int64_t now, double *wait_ms,
+                             llmsvc_error **err)
+{
+    /* The row lock is the atomic step: a second taker's FOR UPDATE waits
+     * until this transaction ends, then reads what it wrote (READ COMMITTED
+     * reads the newest version of a row it locks). */
+    PGresult *r = PQexec(c->pg, "BEGIN");
+    if (!ok(r))
+        goto fail;
+    PQclear(r);
+    params p = {0};
+    p_text(&p, key);
+    r = run(c, S_BUCKET_LOCK, &p);
+    if (ok(r) && PQntuples(r) == 0) {
+        /* first seen: create it full (a concurrent creator's row wins), then lock */
+        PQclear(r);
+        p_double(&p, capacity);
+        p_int(&p, now);
+        r = run(c, S_BUCKET_INIT, &p);
+        if (!ok(r))
+            goto fail;
+        PQclear(r);
+        p.n = 1;
+        r = run(c, S_BUCKET_LOCK, &p);
+    }
+    if (!ok(r))
+        goto fail;
+    if (PQntuples(r) != 1) { /* buckets are never deleted: not while we hold them */
+        PQclear(r);
+        rollback(c);
+        return err_set(err, LLMSVC_E_STORE, "%s: rate-limit bucket '%s' vanished", c->label, key);
+    }
+    double level = col_double(r, 0, 0);
+    int64_t at = col_int(r, 0, 1);
+    PQclear(r);
+    double wait = store_bucket_step(&level, &at, capacity, rate_per_ms, take, cap_level, now);
+    p.n = 1;
+    p_double(&p, level);
+    p_int(&p, at);
+    r = run(c, S_BUCKET_SET, &p);
+    if (!ok(r))
+        goto fail;
+    PQclear(r);
+    r = PQexec(c->pg, "COMMIT");
+    if (!ok(r))
+        goto fail;
+    PQclear(r);
+    *wait_ms = wait;
+    return LLMSVC_OK;
+fail: {
+    llmsvc_code code = db_error(c, r, "cannot use a rate-limit bucket", err);
+    rollback(c);
+    return code;
+}
+}
+
+static llmsvc_code pg_cache_get(store_conn *c, const char *key, int64_t now, char **json,
+                                llmsvc_error **err)
+{
+    params p = {0};
+    p_text(&p, key);
+    p_int(&p, now);
+    PGresult *r = run(c, S_CACHE_GET, &p);
+    if (!ok(r))
+        return db_error(c, r, "cannot read the response cache", err);
+    int oom = 0;
+    char *v = PQntuples(r) == 1 ? col_text(r, 0, 0, &oom) : NULL;
+    PQclear(r);
+    if (oom)
+        return err_give(err, err_nomem());
+    *json = v;
+    return LLMSVC_OK;
+}
+
+static llmsvc_code pg_cache_put(store_conn *c, const char *key, const char *json,
+                                int64_t expires_at, llmsvc_error **err)
+{
+    params p = {0};
+    p_text(&p, key);
+    p_text(&p, json);
+    p_int(&p, expires_at);
+    PGresult *r = run(c, S_CACHE_PUT, &p);
+    if (!ok(r))
+        return db_error(c, r, "cannot write to the response cache", err);
+    PQclear(r);
+    if (++c->cache_puts >= CACHE_PURGE_EVERY) {
+        c->cache_puts = 0;
+        /* best effort: the entry is stored, and what a failed purge left is
+         * the next one's work */
+        p.n = 0;
+        p_int(&p, store_now_ms());
+        PQclear(run(c, S_CACHE_PURGE, &p));
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code pg_spend(store_conn *c, const char *project_id, const char *organization_id,
+                            int64_t since, double *usd, llmsvc_error **err)
+{
+    if (!project_id && !organization_id)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "spend of no project and no organization");
+    params p = {0};
+    p_text(&p, project_id ? project_id : organization_id);
+    p_int(&p, since);
+    PGresult *r = run(c, project_id ? S_SPEND_PROJECT : S_SPEND_ORG, &p);
+    if (!ok(r) || PQntuples(r) != 1)
+        return db_error(c, r, "cannot sum the spend", err);
+    *usd = col_double(r, 0, 0);
+    PQclear(r);
     return LLMSVC_OK;
 }
 
@@ -826,6 +1019,10 @@ const store_engine store_pg_engine = {
     .cancel = pg_cancel,
     .record = pg_record,
     .summary = pg_summary,
+    .bucket = pg_bucket,
+    .cache_get = pg_cache_get,
+    .cache_put = pg_cache_put,
+    .spend = pg_spend,
     .wait_work = pg_wait_work,
     .wait_job = pg_wait_job,
 };

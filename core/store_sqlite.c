@@ -2,8 +2,14 @@
  * several worker processes on one machine (SQLite serialises writers; every
  * claim and finish is one short write transaction). Idle workers poll
  * `PRAGMA data_version`, which changes when another connection commits, so
- * they wake within milliseconds of a submit without hammering the file. */
+ * they wake within milliseconds of a submit without hammering the file.
+ *
+ * The shared state of runtimes (store.h: bucket, cache_get, cache_put, spend)
+ * lives here too: a rate-limit bucket step is one BEGIN IMMEDIATE
+ * transaction, so processes sharing the file take from a bucket one at a
+ * time. */
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +39,21 @@ static const char *const migrations[] = {
     " response TEXT, error TEXT, created_at INTEGER NOT NULL);"
     "CREATE INDEX llmsvc_records_time ON llmsvc_records(created_at);"
     "CREATE INDEX llmsvc_records_job ON llmsvc_records(job_id);",
+    /* 2: routes and cache hits in the records; budgets (spend per project or
+     * organization since a time: the indexes cover the sum); rate-limit
+     * buckets and the response cache shared by every runtime on the store */
+    "ALTER TABLE llmsvc_records ADD COLUMN route TEXT;"
+    "ALTER TABLE llmsvc_records ADD COLUMN arm TEXT;"
+    "ALTER TABLE llmsvc_records ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE llmsvc_records ADD COLUMN route_attempts TEXT;"
+    "CREATE INDEX llmsvc_records_project ON llmsvc_records(project_id, created_at, cost_usd);"
+    "CREATE INDEX llmsvc_records_org ON llmsvc_records(organization_id, created_at, cost_usd);"
+    "CREATE INDEX llmsvc_records_route ON llmsvc_records(route, arm) WHERE route IS NOT NULL;"
+    "CREATE TABLE llmsvc_buckets ("
+    " key TEXT PRIMARY KEY, level REAL NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE llmsvc_cache ("
+    " key TEXT PRIMARY KEY, response TEXT NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE INDEX llmsvc_cache_expiry ON llmsvc_cache(expires_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -51,8 +72,21 @@ enum {
     S_STATE,
     S_CANCEL,
     S_VERSION,
+    S_BUCKET_GET,
+    S_BUCKET_SET,
+    S_CACHE_GET,
+    S_CACHE_PUT,
+    S_CACHE_PURGE,
+    S_SPEND_PROJECT,
+    S_SPEND_ORG,
     S_COUNT
 };
+
+/* cache_put drops up to CACHE_PURGE_ROWS expired entries every
+ * CACHE_PURGE_EVERY puts of a connection: more than it adds meanwhile, so
+ * expired entries never pile up, and each purge stays one short statement. */
+#define CACHE_PURGE_EVERY 32
+#define CACHE_PURGE_ROWS "128"
 
 static const char *const sql[S_COUNT] = {
     [S_SUBMIT] = "INSERT INTO llmsvc_jobs (id, idempotency_key, project_id, organization_id,"
@@ -86,13 +120,31 @@ static const char *const sql[S_COUNT] = {
                  " WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",
     [S_RECORD] = "INSERT INTO llmsvc_records (job_id, attempt, project_id, organization_id,"
                  " provider, model, status, input_tokens, output_tokens, reasoning_tokens,"
-                 " cost_usd, latency_ms, request, response, error, created_at)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 " cost_usd, latency_ms, request, response, error, created_at, route, arm,"
+                 " cached, route_attempts)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+                 " ?17, ?18, ?19, ?20)",
     [S_STATE] = "SELECT state FROM llmsvc_jobs WHERE id = ?1",
     [S_CANCEL] = "UPDATE llmsvc_jobs SET state = 'cancelled', finished_at = ?2,"
                  " lease_owner = NULL, lease_until = NULL"
                  " WHERE id = ?1 AND state IN ('pending', 'running')",
     [S_VERSION] = "PRAGMA data_version",
+    [S_BUCKET_GET] = "SELECT level, updated_at FROM llmsvc_buckets WHERE key = ?1",
+    [S_BUCKET_SET] = "INSERT INTO llmsvc_buckets (key, level, updated_at) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (key) DO UPDATE SET level = excluded.level,"
+                     " updated_at = excluded.updated_at",
+    [S_CACHE_GET] = "SELECT response FROM llmsvc_cache WHERE key = ?1 AND expires_at > ?2",
+    [S_CACHE_PUT] = "INSERT INTO llmsvc_cache (key, response, expires_at) VALUES (?1, ?2, ?3)"
+                    " ON CONFLICT (key) DO UPDATE SET response = excluded.response,"
+                    " expires_at = excluded.expires_at",
+    /* the oldest first, through llmsvc_cache_expiry */
+    [S_CACHE_PURGE] = "DELETE FROM llmsvc_cache WHERE key IN (SELECT key FROM llmsvc_cache"
+                      " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT " CACHE_PURGE_ROWS ")",
+    /* each a range of llmsvc_records_project or _org, read from the index alone */
+    [S_SPEND_PROJECT] = "SELECT TOTAL(cost_usd) FROM llmsvc_records"
+                        " WHERE project_id = ?1 AND created_at >= ?2",
+    [S_SPEND_ORG] = "SELECT TOTAL(cost_usd) FROM llmsvc_records"
+                    " WHERE organization_id = ?1 AND created_at >= ?2",
 };
 
 struct store_conn {
@@ -100,6 +152,7 @@ struct store_conn {
     char *path;
     sqlite3_stmt *st[S_COUNT];
     int64_t data_version;
+    unsigned cache_puts; /* since the last purge of expired cache entries */
 };
 
 /* ---- errors ---- */
@@ -414,6 +467,10 @@ static int insert_record(store_conn *c, const call_record *r)
     bind_text(s, 14, r->response);
     bind_text(s, 15, r->error);
     sqlite3_bind_int64(s, 16, r->created_at);
+    bind_text(s, 17, r->route);
+    bind_text(s, 18, r->arm);
+    sqlite3_bind_int(s, 19, r->cached != 0);
+    bind_text(s, 20, r->route_attempts);
     return run(s);
 }
 
@@ -479,21 +536,102 @@ static llmsvc_code sq_record(store_conn *c, const call_record *r, llmsvc_error *
     return insert_record(c, r) < 0 ? db_error(c, "cannot write a call record", err) : LLMSVC_OK;
 }
 
+/* Nearest-rank percentile p (0..1] of n sorted values: the value of rank
+ * ceil(p * n), as PostgreSQL's percentile_disc computes it (store_pg.c), so
+ * both engines give the same numbers. */
+static double nearest_rank(const double *sorted, size_t n, double p)
+{
+    double rank = ceil(p * (double)n);
+    size_t k = rank < 1 ? 1 : (size_t)rank;
+    return sorted[(k > n ? n : k) - 1];
+}
+
+static int same_key(const char *a, const char *b)
+{
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
+/* latency_p50 and latency_p95 of the GROUP_VARIANT rows (sorted by route and
+ * arm, as the latencies are read): SQLite has no percentile function, so the
+ * successful calls' latencies of each group are read in order. -1 on error. */
+static int fill_percentiles(store_conn *c, const records_query *q, records_row *rows, size_t n)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT route, arm, latency_ms FROM llmsvc_records"
+                           " WHERE (?1 IS NULL OR project_id = ?1) AND created_at >= ?2"
+                           " AND route IS NOT NULL AND status = 'succeeded'"
+                           " AND latency_ms IS NOT NULL ORDER BY 1, 2, 3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    bind_text(s, 1, q->project_id);
+    sqlite3_bind_int64(s, 2, q->since);
+    double *lat = NULL;
+    size_t count = 0, cap = 0, i = 0;
+    int rc = sqlite3_step(s);
+    while (rc == SQLITE_ROW || count) {
+        const char *route = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+        const char *arm = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : NULL;
+        /* a group's latencies end where the next group's (or the rows) begin */
+        if (count && (rc != SQLITE_ROW || !same_key(route, rows[i].key1) ||
+                      !same_key(arm, rows[i].key2))) {
+            rows[i].latency_p50 = nearest_rank(lat, count, 0.50);
+            rows[i].latency_p95 = nearest_rank(lat, count, 0.95);
+            count = 0;
+        }
+        if (rc != SQLITE_ROW)
+            break;
+        /* the rows have every group that has latencies: skip those without */
+        while (i < n && !(same_key(route, rows[i].key1) && same_key(arm, rows[i].key2)))
+            i++;
+        if (i == n) {
+            rc = SQLITE_ERROR; /* a record the sums did not see: a write in between */
+            break;
+        }
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            double *nl = realloc(lat, ncap * sizeof *nl);
+            if (!nl) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            lat = nl;
+            cap = ncap;
+        }
+        lat[count++] = sqlite3_column_double(s, 2);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
+    free(lat);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static llmsvc_code sq_summary(store_conn *c, const records_query *q, records_row **rows,
                               size_t *n, llmsvc_error **err)
 {
-    const char *by = q->by_project ? "COALESCE(project_id, ''), NULL" : "provider, model";
+    const char *by = q->group == GROUP_PROJECT   ? "COALESCE(project_id, ''), NULL"
+                     : q->group == GROUP_VARIANT ? "route, arm"
+                                                 : "provider, model";
     char query[1024];
     snprintf(query, sizeof query,
-             "SELECT %s, COUNT(*), SUM(status <> 'succeeded'), SUM(COALESCE(input_tokens, 0)),"
-             " SUM(COALESCE(output_tokens, 0)), SUM(COALESCE(reasoning_tokens, 0)),"
-             " SUM(COALESCE(cost_usd, 0)), SUM(COALESCE(latency_ms, 0))"
-             " FROM llmsvc_records WHERE (?1 IS NULL OR project_id = ?1) AND created_at >= ?2"
+             "SELECT %s, COUNT(*), SUM(status <> 'succeeded'), SUM(cached),"
+             " SUM(COALESCE(input_tokens, 0)), SUM(COALESCE(output_tokens, 0)),"
+             " SUM(COALESCE(reasoning_tokens, 0)), SUM(COALESCE(cost_usd, 0)),"
+             " SUM(COALESCE(latency_ms, 0))"
+             " FROM llmsvc_records WHERE (?1 IS NULL OR project_id = ?1) AND created_at >= ?2%s"
              " GROUP BY 1, 2 ORDER BY 1, 2",
-             by);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db, query, -1, &s, NULL) != SQLITE_OK)
+             by, q->group == GROUP_VARIANT ? " AND route IS NOT NULL" : "");
+    /* the sums and the latencies read by fill_percentiles see one snapshot */
+    int snapshot = q->group == GROUP_VARIANT;
+    if (snapshot && exec(c, "BEGIN") != SQLITE_OK)
         return db_error(c, "cannot sum the records", err);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db, query, -1, &s, NULL) != SQLITE_OK) {
+        llmsvc_code code = db_error(c, "cannot sum the records", err);
+        if (snapshot)
+            exec(c, "ROLLBACK");
+        return code;
+    }
     bind_text(s, 1, q->project_id);
     sqlite3_bind_int64(s, 2, q->since);
     records_row *v = NULL;
@@ -507,23 +645,125 @@ static llmsvc_code sq_summary(store_conn *c, const records_query *q, records_row
         }
         v = nv;
         records_row *r = &v[count++];
+        memset(r, 0, sizeof *r);
         r->key1 = col_text(s, 0);
         r->key2 = col_text(s, 1);
         r->calls = sqlite3_column_int64(s, 2);
         r->failures = sqlite3_column_int64(s, 3);
-        r->input_tokens = sqlite3_column_int64(s, 4);
-        r->output_tokens = sqlite3_column_int64(s, 5);
-        r->reasoning_tokens = sqlite3_column_int64(s, 6);
-        r->cost_usd = sqlite3_column_double(s, 7);
-        r->latency_ms_sum = sqlite3_column_double(s, 8);
+        r->cache_hits = sqlite3_column_int64(s, 4);
+        r->input_tokens = sqlite3_column_int64(s, 5);
+        r->output_tokens = sqlite3_column_int64(s, 6);
+        r->reasoning_tokens = sqlite3_column_int64(s, 7);
+        r->cost_usd = sqlite3_column_double(s, 8);
+        r->latency_ms_sum = sqlite3_column_double(s, 9);
     }
     sqlite3_finalize(s);
+    if (rc == SQLITE_DONE && snapshot && fill_percentiles(c, q, v, count) < 0)
+        rc = SQLITE_ERROR;
     if (rc != SQLITE_DONE) {
+        llmsvc_code code = db_error(c, "cannot sum the records", err);
+        if (snapshot)
+            exec(c, "ROLLBACK");
         store_rows_free(v, count);
-        return db_error(c, "cannot sum the records", err);
+        return code;
     }
+    if (snapshot)
+        exec(c, "COMMIT"); /* a read: nothing to lose */
     *rows = v;
     *n = count;
+    return LLMSVC_OK;
+}
+
+/* ---- shared state of runtimes ---- */
+
+
+static llmsvc_code sq_bucket(store_conn *c, const char *key, double capacity, double rate_per_ms,
+                             double take, double cap_level, int64_t now, double *wait_ms,
+                             llmsvc_error **err)
+{
+    /* the write lock first: a second process's step waits (busy timeout)
+     * until this one committed, and then reads what it wrote */
+    if (exec(c, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_error(c, "cannot use a rate-limit bucket", err);
+    sqlite3_stmt *s = c->st[S_BUCKET_GET];
+    bind_text(s, 1, key);
+    double level = capacity;
+    int64_t at = now;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        level = sqlite3_column_double(s, 0);
+        at = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto fail;
+    double wait = store_bucket_step(&level, &at, capacity, rate_per_ms, take, cap_level, now);
+    s = c->st[S_BUCKET_SET];
+    bind_text(s, 1, key);
+    sqlite3_bind_double(s, 2, level);
+    sqlite3_bind_int64(s, 3, at);
+    if (run(s) < 0 || exec(c, "COMMIT") != SQLITE_OK)
+        goto fail;
+    *wait_ms = wait;
+    return LLMSVC_OK;
+fail: {
+    llmsvc_code code = db_error(c, "cannot use a rate-limit bucket", err);
+    exec(c, "ROLLBACK");
+    return code;
+}
+}
+
+static llmsvc_code sq_cache_get(store_conn *c, const char *key, int64_t now, char **json,
+                                llmsvc_error **err)
+{
+    sqlite3_stmt *s = c->st[S_CACHE_GET];
+    bind_text(s, 1, key);
+    sqlite3_bind_int64(s, 2, now);
+    int rc = sqlite3_step(s);
+    char *v = rc == SQLITE_ROW ? col_text(s, 0) : NULL;
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW && !v)
+        return err_give(err, err_nomem());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(c, "cannot read the response cache", err);
+    *json = v;
+    return LLMSVC_OK;
+}
+
+static llmsvc_code sq_cache_put(store_conn *c, const char *key, const char *json,
+                                int64_t expires_at, llmsvc_error **err)
+{
+    sqlite3_stmt *s = c->st[S_CACHE_PUT];
+    bind_text(s, 1, key);
+    bind_text(s, 2, json);
+    sqlite3_bind_int64(s, 3, expires_at);
+    if (run(s) < 0)
+        return db_error(c, "cannot write to the response cache", err);
+    if (++c->cache_puts >= CACHE_PURGE_EVERY) {
+        c->cache_puts = 0;
+        /* best effort: the entry is stored, and a purge that failed (a busy
+         * file) is the next one's work */
+        s = c->st[S_CACHE_PURGE];
+        sqlite3_bind_int64(s, 1, store_now_ms());
+        (void)run(s);
+    }
+    return LLMSVC_OK;
+}
+
+static llmsvc_code sq_spend(store_conn *c, const char *project_id, const char *organization_id,
+                            int64_t since, double *usd, llmsvc_error **err)
+{
+    if (!project_id && !organization_id)
+        return err_set(err, LLMSVC_E_INVALID_ARG, "spend of no project and no organization");
+    sqlite3_stmt *s = c->st[project_id ? S_SPEND_PROJECT : S_SPEND_ORG];
+    bind_text(s, 1, project_id ? project_id : organization_id);
+    sqlite3_bind_int64(s, 2, since);
+    int rc = sqlite3_step(s);
+    double v = rc == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return db_error(c, "cannot sum the spend", err);
+    *usd = v;
     return LLMSVC_OK;
 }
 
@@ -569,6 +809,10 @@ const store_engine store_sqlite_engine = {
     .cancel = sq_cancel,
     .record = sq_record,
     .summary = sq_summary,
+    .bucket = sq_bucket,
+    .cache_get = sq_cache_get,
+    .cache_put = sq_cache_put,
+    .spend = sq_spend,
     .wait_work = sq_wait_work,
     .wait_job = sq_wait_job,
 };

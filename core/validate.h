@@ -30,6 +30,7 @@ typedef struct call_ctx {
                                    (shallow: strings borrowed) */
     llmsvc_message *messages; /* the view's turns (owned array, borrowed strings) */
     llmsvc_tool *tools;
+    struct rl_ticket *ticket;   /* the attempt's rate-limit ticket (ratelimit.h), or NULL */
 } call_ctx;
 
 /* target: a route's target (provider, model, parameters) instead of the

@@ -123,7 +123,7 @@ static void run_job(llmsvc_worker *w, store_conn *c, int idx, const job_row *job
     llmsvc_response *resp = NULL;
     llmsvc_error *e = NULL;
     job_finish f = {job->id, w->owner, FINISH_FAILED, NULL, NULL, 0, 0, NULL};
-    char *rq = NULL, *rs = NULL, *er = NULL;
+    char *rq = NULL, *rs = NULL, *er = NULL, *ra = NULL;
     call_record rec;
     int have_record = 0;
 
@@ -135,13 +135,14 @@ static void run_job(llmsvc_worker *w, store_conn *c, int idx, const job_row *job
                LLMSVC_OK) {
         if (job->project_id || job->organization_id)
             llmsvc_request_set_project(req, job->project_id, job->organization_id);
-        call_run(w->rt, req, NULL, &resp, &e, 0); /* the job writes its own record */
-        store_make_record(&rec, req, resp, e, &rq, &rs, &er);
+        /* the job writes its own record, with the route's attempts also on failure */
+        call_run(w->rt, req, NULL, &resp, &e, CALL_KEEP_ROUTE);
+        store_make_record(&rec, req, resp, e, &rq, &rs, &er, &ra);
         rec.job_id = job->id;
         rec.attempt = job->attempts;
         have_record = 1;
     }
-    if (resp) {
+    if (!e) {
         f.kind = FINISH_SUCCEEDED;
         f.result = rs;
     } else {
@@ -185,6 +186,7 @@ static void run_job(llmsvc_worker *w, store_conn *c, int idx, const job_row *job
     free(rq);
     free(rs);
     free(er);
+    free(ra);
     llmsvc_error_free(e);
     llmsvc_response_free(resp);
     llmsvc_request_free(req);

@@ -1109,7 +1109,7 @@ START_TEST(processes_opening_a_fresh_store_at_once_all_succeed)
                           "round %d: process %d of %d failed (status %d)", round, i, PROCS, status);
         }
         snprintf(db_path, sizeof db_path, "%s", path);
-        ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_schema"), 1);
+        ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_schema"), 2); /* versions 1, 2 */
         ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_jobs"), PROCS);
     }
 }
@@ -1133,7 +1133,7 @@ START_TEST(a_store_of_a_newer_schema_is_refused)
     llmsvc_error_free(err);
     /* nothing was changed: still version 99, no version row added */
     ck_assert_int_eq(db_int("SELECT MAX(version) FROM llmsvc_schema"), 99);
-    ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_schema"), 2);
+    ck_assert_int_eq(db_int("SELECT COUNT(*) FROM llmsvc_schema"), 3); /* 1, 2 and 99 */
 }
 END_TEST
 

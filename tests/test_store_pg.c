@@ -232,8 +232,8 @@ START_TEST(opens_and_migrates_once)
     fresh_db("migrates_once", url);
     llmsvc_store *a = open_store(url), *b = open_store(url);
     PGconn *q = sql_conn(url);
-    ck_assert_int_eq(sql_int(q, "SELECT count(*) FROM llmsvc_schema"), 1);
-    ck_assert_int_eq(sql_int(q, "SELECT max(version) FROM llmsvc_schema"), 1);
+    ck_assert_int_eq(sql_int(q, "SELECT count(*) FROM llmsvc_schema"), 2);
+    ck_assert_int_eq(sql_int(q, "SELECT max(version) FROM llmsvc_schema"), 2);
     ck_assert_int_eq(sql_int(q, "SELECT count(*) FROM pg_indexes"
                                 " WHERE indexname = 'llmsvc_jobs_runnable'"),
                      1);
@@ -280,7 +280,7 @@ START_TEST(processes_opening_a_fresh_database_at_once_migrate_it_once)
                           "round %d: process %d could not open the store", round, i);
         }
         PGconn *q = sql_conn(url);
-        ck_assert_int_eq(sql_int(q, "SELECT count(*) FROM llmsvc_schema"), 1);
+        ck_assert_int_eq(sql_int(q, "SELECT count(*) FROM llmsvc_schema"), 2);
         ck_assert_int_eq(sql_int(q, "SELECT count(*) FROM pg_tables WHERE tablename"
                                     " IN ('llmsvc_jobs', 'llmsvc_records')"),
                          2);

@@ -124,7 +124,7 @@ typedef void (*llmsvc_log_fn)(void *user, llmsvc_log_level level, const char *me
  * the file and log each problem as a warning). */
 #define LLMSVC_OPT_STRICT_SPECS 0x8u
 
-#define LLMSVC_OPTIONS_VERSION 1
+#define LLMSVC_OPTIONS_VERSION 2
 
 typedef struct llmsvc_options {
     unsigned int version;       /* LLMSVC_OPTIONS_VERSION */
@@ -138,10 +138,12 @@ typedef struct llmsvc_options {
     llmsvc_log_fn log;          /* NULL: warnings and errors go to stderr */
     void *log_user;
     llmsvc_log_level log_level; /* lines below this level are dropped */
+    /* version 2 */
+    size_t cache_max_bytes;     /* the in-process response cache; 0: 64 MiB */
 } llmsvc_options;
 
 #define LLMSVC_OPTIONS_INIT \
-    { LLMSVC_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, -1, 0, NULL, NULL, LLMSVC_LOG_WARN }
+    { LLMSVC_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, -1, 0, NULL, NULL, LLMSVC_LOG_WARN, 0 }
 
 /* Fills *opts with the defaults (same as LLMSVC_OPTIONS_INIT). */
 LLMSVC_EXTERN void llmsvc_options_init(llmsvc_options *opts);
@@ -153,6 +155,15 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc
                                               llmsvc_error **err);
 /* Waits for nothing: the caller ensures no call is in flight. NULL-safe. */
 LLMSVC_EXTERN void llmsvc_runtime_close(llmsvc_runtime *rt);
+
+/* The routes, rate limits and budgets of the loaded routes files, as
+ * {"routes":[{name, kind, targets, fallback_on | sticky, cache_ttl_s, where}],
+ *  "limits":[{provider, model, limit, requests_per_second, request_burst,
+ *  tokens_per_minute, scope, on_empty, max_wait_s, where}],
+ *  "budgets":[{project | organization, daily_usd, monthly_usd, where}]}.
+ * *out freed with llmsvc_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_runtime_routes_json(char **out, llmsvc_runtime *rt,
+                                                     llmsvc_error **err);
 
 /* Every plugin file tried, as a JSON array of {path, status: "loaded"|"refused",
  * name, version, abi, protocols, reason}. *out freed with llmsvc_free. */
@@ -392,13 +403,20 @@ LLMSVC_EXTERN const char *llmsvc_response_state(const llmsvc_response *resp,
                                                 const char **protocol);
 
 /* {"id","provider","model","message","finish_reason","input_tokens",
- *  "output_tokens","reasoning_tokens","cached_input_tokens","total_tokens",
- *  "cost_usd","latency_ms","attempts","file_search_results":[...],
+ *  "output_tokens","reasoning_tokens","cached_input_tokens","cache_write_tokens",
+ *  "total_tokens","cost_usd","latency_ms","attempts","file_search_results":[...],
  *  "tool_calls":[{"id","name","arguments"}], "assistant_message": {"role",
  *  "content","tool_calls","state":{"protocol","data"}}} — assistant_message is
- *  what llmsvc_request_from_json takes back in "messages" for the next turn.
- * Unknown counts are null. *out freed with llmsvc_free. */
+ *  what llmsvc_request_from_json takes back in "messages" for the next turn;
+ *  "cached" (a response-cache hit), and with a route "route", "arm" and
+ *  "route_attempts":[{"provider","model","code","http_status","message",
+ *  "latency_ms"}]. Unknown counts are null. *out freed with llmsvc_free. */
 LLMSVC_EXTERN llmsvc_code llmsvc_response_to_json(char **out, const llmsvc_response *resp);
+/* The response back from that JSON (e.g. a job's result): its answer, usage,
+ * cost, tool calls and state (not its route attempts). VALIDATION on another
+ * shape. *out freed with llmsvc_response_free. */
+LLMSVC_EXTERN llmsvc_code llmsvc_response_from_json(llmsvc_response **out, const char *json,
+                                                    llmsvc_error **err);
 
 /* ---- job stores, jobs, workers and call records ---- */
 
@@ -492,7 +510,11 @@ typedef struct llmsvc_records_filter {
     unsigned int version;   /* LLMSVC_RECORDS_FILTER_VERSION */
     const char *project_id; /* NULL: all */
     int64_t since_ms;       /* Unix time in ms; 0: all */
-    const char *group_by;   /* "model" (provider and model; the default) or "project" */
+    /* "model" (provider and model; the default), "project", or "variant": per
+     * route and split arm, calls made through a route only, each row also
+     * with latency_ms_p50 and latency_ms_p95 (nearest-rank, of its successful
+     * calls; null when it has none). Every row has cache_hits. */
+    const char *group_by;
 } llmsvc_records_filter;
 
 #define LLMSVC_RECORDS_FILTER_INIT { LLMSVC_RECORDS_FILTER_VERSION, NULL, 0, NULL }

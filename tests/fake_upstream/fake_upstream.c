@@ -110,6 +110,7 @@ struct fu_record {
     size_t body_len;
     size_t n_headers;
     const char **headers; /* 2 * n_headers: lowercased name, value */
+    double at_ms;         /* when it arrived: CLOCK_MONOTONIC, ms */
 };
 
 /* Per-request state, created by the URI-log callback and freed when the
@@ -923,6 +924,9 @@ static void record_request(struct fake_upstream *fu, struct MHD_Connection *conn
     rec->query = pack(&cursor, rq->query, qlen);
     rec->body = pack(&cursor, rq->body ? rq->body : "", rq->body_len);
     rec->body_len = rq->body_len;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    rec->at_ms = (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
 
     pthread_mutex_lock(&fu->rec_lock);
     if (fu->ring_len == FU_MAX_RECORDS) {
@@ -985,6 +989,7 @@ static json_object *record_to_json(const struct fu_record *rec)
     if (json_object_object_add(obj, "method", json_object_new_string(rec->method)) < 0 ||
         json_object_object_add(obj, "path", json_object_new_string(rec->path)) < 0 ||
         json_object_object_add(obj, "query", json_object_new_string(rec->query)) < 0 ||
+        json_object_object_add(obj, "at_ms", json_object_new_double(rec->at_ms)) < 0 ||
         json_object_object_add(obj, "headers", headers) < 0)
         goto fail;
     headers = NULL;

@@ -51,7 +51,8 @@ void fake_upstream_reset(fake_upstream *fu);
 size_t fake_upstream_request_count(fake_upstream *fu);
 
 /* The retained requests, oldest first, as a JSON array of
- * {"method","path","query","headers":{lowercased name: value},"body"}.
+ * {"method","path","query","at_ms","headers":{lowercased name: value},"body"}
+ * (at_ms: when the request arrived, CLOCK_MONOTONIC milliseconds).
  * malloc'd; the caller free()s it. NULL only when out of memory. */
 char *fake_upstream_requests_json(fake_upstream *fu);
 
