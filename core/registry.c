@@ -335,7 +335,8 @@ int registry_finish(registry *r)
             return -1;
         for (size_t j = 0; j < rt->n_targets; j++) {
             const route_target *t = &rt->targets[j];
-            if (!registry_model(r, t->provider, t->model))
+            if (!registry_model(r, t->provider, t->model) &&
+                !(r->ref && registry_model(r->ref, t->provider, t->model)))
                 problems_add(&r->probs, rt->where, 0, 0,
                              "route '%s' names model '%s' of provider '%s', which no spec defines",
                              rt->name, t->model, t->provider);

@@ -22,6 +22,8 @@ typedef struct registry {
     size_t n_limits;
     budget_rule *budgets;
     size_t n_budgets;
+    const struct registry *ref; /* also consulted for routes' targets (specs check of
+                                   a few files against the installed specs), or NULL */
     problems probs;     /* every problem met while loading */
     size_t files;       /* files read without problems */
     size_t models;

@@ -140,6 +140,17 @@ static llmsvc_code take_str(llmsvc_jdoc *d, int node, const char *key, char **ds
     return (*dst = strdup(s)) ? LLMSVC_OK : LLMSVC_E_NOMEM;
 }
 
+/* A top-level string that may be absent or null (*s NULL), but nothing else. */
+static llmsvc_code opt_text(llmsvc_jdoc *d, const char *key, const char **s, size_t *n)
+{
+    int node = jdoc_get(d, 0, key);
+    *s = NULL;
+    if (node < 0 || jdoc_type(d, node) == LLMSVC_JSON_NULL)
+        return LLMSVC_OK;
+    *s = jdoc_str(d, node, n);
+    return *s ? LLMSVC_OK : LLMSVC_E_VALIDATION;
+}
+
 static llmsvc_code read_lists(llmsvc_jdoc *d, llmsvc_response *r)
 {
     llmsvc_code code = LLMSVC_OK;
@@ -194,10 +205,13 @@ llmsvc_code response_from_json(const char *json, size_t len, llmsvc_response **o
     if (code == LLMSVC_OK)
         code = take_str(d, 0, "finish_reason", &r->finish_reason);
     size_t n = 0;
-    const char *text = code == LLMSVC_OK ? jdoc_str(d, jdoc_get(d, 0, "message"), &n) : NULL;
-    if (text && buf_append(&r->text, text, n) < 0)
+    const char *text = NULL, *reasoning = NULL;
+    if (code == LLMSVC_OK)
+        code = opt_text(d, "message", &text, &n);
+    if (code == LLMSVC_OK && text && buf_append(&r->text, text, n) < 0)
         code = LLMSVC_E_NOMEM;
-    const char *reasoning = jdoc_str(d, jdoc_get(d, 0, "reasoning"), &n);
+    if (code == LLMSVC_OK)
+        code = opt_text(d, "reasoning", &reasoning, &n);
     if (code == LLMSVC_OK && reasoning)
         code = response_append_reasoning(r, reasoning, n);
     for (int i = 0; i < 6; i++)

@@ -34,6 +34,8 @@ typedef struct route_target {
 
 typedef enum route_kind { ROUTE_FALLBACK, ROUTE_SPLIT } route_kind;
 
+#define ROUTE_MAX_TARGETS 16
+
 typedef struct route {
     char *name;
     route_kind kind;

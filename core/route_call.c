@@ -101,7 +101,7 @@ llmsvc_code route_plan_make(llmsvc_runtime *rt, const llmsvc_request *req, route
         plan->arm = r->targets[arm].arm;
         plan->n = 1;
     } else {
-        for (size_t i = 0; i < r->n_targets && i < 16; i++)
+        for (size_t i = 0; i < r->n_targets && i < ROUTE_MAX_TARGETS; i++)
             plan->targets[plan->n++] = &r->targets[i];
     }
     return LLMSVC_OK;

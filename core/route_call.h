@@ -13,7 +13,7 @@
 typedef struct route_plan {
     spec_set *specs;     /* held while the plan is in use (routes, limits, budgets) */
     const route *route;  /* NULL: the request's own provider and model */
-    const route_target *targets[16];
+    const route_target *targets[ROUTE_MAX_TARGETS];
     size_t n;
     const char *arm;     /* a split's chosen arm */
 } route_plan;

@@ -1,6 +1,8 @@
 /* route_info — llmsvc_runtime_routes_json: the routes, rate limits and
  * budgets of the loaded routes files, as operators wrote them. */
 #include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +16,22 @@ static json_object *str(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
+/* 800 as 800, 0.2 as 0.2 (not 0.20000000000000001). */
+static json_object *number(double v)
+{
+    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15)
+        return json_object_new_int64((int64_t)v);
+    char s[32];
+    snprintf(s, sizeof s, "%.15g", v);
+    return json_object_new_double_s(v, s);
+}
+
 static json_object *target_json(const route *r, const route_target *t)
 {
     json_object *o = json_object_new_object();
     if (r->kind == ROUTE_SPLIT) {
         json_object_object_add(o, "arm", str(t->arm));
-        json_object_object_add(o, "weight", json_object_new_double(t->weight));
+        json_object_object_add(o, "weight", number(t->weight));
     }
     json_object_object_add(o, "provider", str(t->provider));
     json_object_object_add(o, "model", str(t->model));
@@ -29,7 +41,7 @@ static json_object *target_json(const route *r, const route_target *t)
             continue;
         json_object_object_add(params, param_defs[p].name,
                                t->params[p].string ? json_object_new_string(t->params[p].string)
-                                                   : json_object_new_double(t->params[p].number));
+                                                   : number(t->params[p].number));
     }
     json_object_object_add(o, "parameters", params);
     return o;

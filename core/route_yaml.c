@@ -174,8 +174,18 @@ static void target_clear(route_target *t)
 static int parse_targets(ydoc *d, yaml_node_t *n, route *r, int split)
 {
     size_t count = ydoc_seq_len(n);
+    if (r->targets) {
+        ydoc_problem(d, n, "route '%s' takes one list of targets: fallbacks or a split's arms",
+                     r->name ? r->name : "?");
+        return -1;
+    }
     if (!n || n->type != YAML_SEQUENCE_NODE || !count) {
         ydoc_problem(d, n, "%s must be a non-empty list", split ? "arms" : "fallbacks");
+        return -1;
+    }
+    if (count > ROUTE_MAX_TARGETS) {
+        ydoc_problem(d, n, "%s has %zu targets; a route takes at most %d",
+                     split ? "arms" : "fallbacks", count, ROUTE_MAX_TARGETS);
         return -1;
     }
     r->targets = calloc(count, sizeof *r->targets);

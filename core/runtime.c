@@ -274,33 +274,39 @@ LLMSVC_EXTERN llmsvc_code llmsvc_runtime_reload_specs(llmsvc_runtime *rt, llmsvc
     return code;
 }
 
+/* The spec folders a runtime reads into reg; -1 on OOM. */
+static int add_runtime_dirs(registry *reg)
+{
+    dirlist l = {0};
+    int rc = dirlist_specs(&l, 0, NULL);
+    for (size_t i = 0; i < l.n && rc == 0; i++)
+        rc = registry_add_path(reg, l.dirs[i], l.missing_ok[i]);
+    dirlist_free(&l);
+    return rc;
+}
+
 LLMSVC_EXTERN llmsvc_code llmsvc_specs_check(char **summary, const char *const *paths,
                                              size_t n_paths, llmsvc_error **err)
 {
     if (!summary || (n_paths && !paths))
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_specs_check: NULL argument");
-    registry reg;
+    registry reg, installed;
     registry_init(&reg);
+    registry_init(&installed);
     llmsvc_code code = LLMSVC_OK;
+    int rc = 0;
     if (n_paths == 0) {
-        /* the folders a runtime would read */
-        dirlist l = {0};
-        int rc = dirlist_specs(&l, 0, NULL);
-        for (size_t i = 0; i < l.n && rc == 0; i++)
-            rc = registry_add_path(&reg, l.dirs[i], l.missing_ok[i]);
-        dirlist_free(&l);
-        if (rc < 0) {
-            code = err_give(err, err_nomem());
-            goto out;
-        }
+        rc = add_runtime_dirs(&reg); /* the folders a runtime would read */
+    } else {
+        /* routes in the files checked may name the installed specs' models */
+        rc = add_runtime_dirs(&installed);
+        if (rc == 0 && registry_finish(&installed) < 0)
+            rc = -1;
+        reg.ref = &installed;
     }
-    for (size_t i = 0; i < n_paths; i++) {
-        if (registry_add_path(&reg, paths[i], 0) < 0) {
-            code = err_give(err, err_nomem());
-            goto out;
-        }
-    }
-    if (registry_finish(&reg) < 0) {
+    for (size_t i = 0; i < n_paths && rc == 0; i++)
+        rc = registry_add_path(&reg, paths[i], 0);
+    if (rc < 0 || registry_finish(&reg) < 0) {
         code = err_give(err, err_nomem());
         goto out;
     }
@@ -309,14 +315,21 @@ LLMSVC_EXTERN llmsvc_code llmsvc_specs_check(char **summary, const char *const *
         goto out;
     }
     buf b = BUF_INIT;
-    if (buf_printf(&b, "%zu file%s, %zu provider%s, %zu model%s: no problems", reg.files,
+    if (buf_printf(&b, "%zu file%s, %zu provider%s, %zu model%s", reg.files,
                    reg.files == 1 ? "" : "s", reg.n_providers, reg.n_providers == 1 ? "" : "s",
-                   reg.models, reg.models == 1 ? "" : "s") < 0) {
+                   reg.models, reg.models == 1 ? "" : "s") < 0 ||
+        (reg.n_routes + reg.n_limits + reg.n_budgets &&
+         buf_printf(&b, ", %zu route%s, %zu limit%s, %zu budget%s", reg.n_routes,
+                    reg.n_routes == 1 ? "" : "s", reg.n_limits, reg.n_limits == 1 ? "" : "s",
+                    reg.n_budgets, reg.n_budgets == 1 ? "" : "s") < 0) ||
+        buf_puts(&b, ": no problems") < 0) {
+        buf_free(&b);
         code = err_give(err, err_nomem());
         goto out;
     }
     *summary = buf_steal(&b);
 out:
     registry_free(&reg);
+    registry_free(&installed);
     return code;
 }

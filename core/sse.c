@@ -67,15 +67,22 @@ static int line(sse_parser *p, const char *s, size_t n)
     return p->data.len + p->event.len > p->max ? -1 : 0;
 }
 
+/* The first CR or LF of s[0..n), or NULL: two vectorised scans rather than a
+ * test per byte (streams seldom hold a CR, so the second scan is short). */
+static const char *line_end(const char *s, size_t n)
+{
+    const char *lf = memchr(s, '\n', n);
+    const char *cr = memchr(s, '\r', lf ? (size_t)(lf - s) : n);
+    return cr ? cr : lf;
+}
+
 int sse_feed(sse_parser *p, const char *data, size_t n)
 {
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = data[i];
-        if (c != '\n' && c != '\r') {
-            p->last_cr = 0;
-            continue;
-        }
+    const char *e;
+    while (start < n && (e = line_end(data + start, n - start))) {
+        size_t i = (size_t)(e - data);
+        char c = *e;
         if (c == '\n' && p->last_cr && i == start && !p->line.len) {
             /* the LF of a CRLF whose CR ended the line already */
             p->last_cr = 0;
@@ -97,6 +104,7 @@ int sse_feed(sse_parser *p, const char *data, size_t n)
         start = i + 1;
     }
     if (start < n) {
+        p->last_cr = 0; /* a byte that is not LF came after it */
         if (p->line.len + (n - start) > p->max || buf_append(&p->line, data + start, n - start) < 0)
             return -1;
     }

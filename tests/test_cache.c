@@ -256,6 +256,38 @@ START_TEST(the_first_level_stays_within_its_bytes_dropping_the_oldest)
 }
 END_TEST
 
+/* the second level keeps answers as llmsvc_response_to_json's text */
+START_TEST(a_response_reads_back_from_its_json_unchanged)
+{
+    const char *names[] = {"plain", "reasoning", "tool_calls"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[TU_PATH];
+        snprintf(path, sizeof path, TEST_SRC_DIR "/fixtures/responses/%s.json", names[i]);
+        char *text = tu_slurp(path);
+        text[strcspn(text, "\n")] = '\0';
+        llmsvc_response *r = NULL;
+        llmsvc_error *err = NULL;
+        llmsvc_code rc = llmsvc_response_from_json(&r, text, &err);
+        tu_assert_code(rc, LLMSVC_OK, err);
+        char *back = NULL;
+        ck_assert_int_eq(llmsvc_response_to_json(&back, r), LLMSVC_OK);
+        ck_assert_str_eq(back, text);
+        llmsvc_free(back);
+        llmsvc_response_free(r);
+        free(text);
+    }
+    const char *bad[] = {"[1,2]", "{\"message\": 3}", "{\"tool_calls\": [{\"id\": \"x\"}]}",
+                         "{\"assistant_message\": {\"state\": {\"protocol\": 1}}}", "{"};
+    for (size_t i = 0; i < 5; i++) {
+        llmsvc_response *r = NULL;
+        llmsvc_error *err = NULL;
+        llmsvc_code rc = llmsvc_response_from_json(&r, bad[i], &err);
+        ck_assert_msg(rc != LLMSVC_OK && r == NULL && err, "'%s' was read", bad[i]);
+        llmsvc_error_free(err);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache");
@@ -270,5 +302,8 @@ int main(void)
     tcase_add_test(tc, the_store_is_a_second_level_shared_by_runtimes);
     tcase_add_test(tc, the_first_level_stays_within_its_bytes_dropping_the_oldest);
     suite_add_tcase(s, tc);
+    TCase *json = tu_tcase("json");
+    tcase_add_test(json, a_response_reads_back_from_its_json_unchanged);
+    suite_add_tcase(s, json);
     return tu_run_suite(s);
 }

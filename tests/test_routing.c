@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "routeutil.h"
 
@@ -350,6 +351,71 @@ START_TEST(records_compare_the_arms)
 }
 END_TEST
 
+/* ---- the routes file itself ---- */
+
+static char *check_cli(const char *path, int *status)
+{
+    char cmd[2 * TU_PATH], out[TU_PATH], tmp[TU_PATH];
+    tu_mkdtemp(tmp);
+    snprintf(out, sizeof out, "%s/out.txt", tmp);
+    snprintf(cmd, sizeof cmd, "%s specs check %s >%s 2>&1", LLMSVC_CLI, path, out);
+    *status = WEXITSTATUS(system(cmd));
+    char *text = tu_slurp(out);
+    tu_rm_rf(tmp);
+    return text;
+}
+
+START_TEST(specs_check_reads_a_routes_file_against_the_installed_specs)
+{
+    int status;
+    char *out = check_cli(TEST_SRC_DIR "/specs/routes/example.yaml", &status);
+    ck_assert_msg(status == 0, "%s", out);
+    tu_assert_has(out, "2 routes, 2 limits, 2 budgets: no problems");
+    free(out);
+}
+END_TEST
+
+START_TEST(every_problem_of_a_routes_file_is_reported_where_it_is)
+{
+    char tmp[TU_PATH], path[TU_PATH];
+    tu_mkdtemp(tmp);
+    tu_write(path, tmp, "routes.yaml",
+             "routes:\n"
+             "  one:\n"
+             "    cache_tll: 3\n"
+             "    fallbacks: [{provider: openai, model: gpt-6.2-sol}]\n"
+             "  two:\n"
+             "    fallbacks: [{provider: openai, model: gpt-9}]\n"
+             "  three:\n"
+             "    split: {sticky: tenant, arms: [{name: a, weight: 1, provider: mock, model: mock-1}]}\n"
+             "limits:\n"
+             "  - {provider: openai, requests_per_minute: 10, requests_per_second: 1}\n"
+             "budgets:\n"
+             "  - {project: p, organization: o, daily_usd: 1}\n");
+    int status;
+    char *out = check_cli(path, &status);
+    ck_assert_int_eq(status, 6);
+    char where[TU_PATH + 64];
+    tu_where(where, path, "cache_tll", 1);
+    tu_assert_has(out, where);
+    tu_assert_has(out, "did you mean 'cache_ttl'?");
+    tu_where(where, path, "sticky", 1);
+    tu_assert_has(out, "sticky must be user, project, key or none");
+    tu_assert_has(out, "not both");
+    tu_assert_has(out, "exactly one of project and organization");
+    free(out);
+    /* a target naming no model: once the file parses */
+    tu_write(path, tmp, "routes.yaml",
+             "routes:\n  two:\n    fallbacks: [{provider: openai, model: gpt-9}]\n");
+    out = check_cli(path, &status);
+    ck_assert_int_eq(status, 6);
+    tu_assert_has(out, "route 'two' names model 'gpt-9' of provider 'openai', which no spec "
+                       "defines");
+    free(out);
+    tu_rm_rf(tmp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("routing");
@@ -367,5 +433,9 @@ int main(void)
     tcase_add_test(tc, a_sticky_key_survives_a_new_runtime);
     tcase_add_test(tc, records_compare_the_arms);
     suite_add_tcase(s, tc);
+    TCase *files = tu_tcase("routes files");
+    tcase_add_test(files, specs_check_reads_a_routes_file_against_the_installed_specs);
+    tcase_add_test(files, every_problem_of_a_routes_file_is_reported_where_it_is);
+    suite_add_tcase(s, files);
     return tu_run_suite(s);
 }

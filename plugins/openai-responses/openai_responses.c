@@ -726,6 +726,7 @@ typedef struct stream_state {
     int emitted; /* text, reasoning or a tool call went to the sink */
     int refused;
     int reasoning_seen;
+    int created; /* response.created came: its id and model are in the response */
     part_key last_reasoning;
     part_key *parts;
     size_t n_parts, cap_parts;
@@ -1129,6 +1130,14 @@ static llmsvc_code parse_event(void *state, const llmsvc_call_info *call,
     /* no sentinel is sent; a gateway's "[DONE]" (or anything after the end) is ignored */
     if (s->done || !ev->data_len || (ev->data_len == 6 && !memcmp(ev->data, "[DONE]", 6)))
         return LLMSVC_OK;
+    /* events that carry nothing read here, known by their SSE name before any
+     * JSON is parsed: a response.in_progress repeats response.created's id and
+     * model; an added content part is empty */
+    if ((s->created && is(ev->event, "response.in_progress")) ||
+        is(ev->event, "response.content_part.added") || is(ev->event, "keepalive"))
+        return LLMSVC_OK;
+    if (is(ev->event, "response.created"))
+        s->created = 1;
     jdoc *d = NULL;
     llmsvc_code rc = host->jdoc_parse(ev->data, ev->data_len, &d, err);
     if (rc != LLMSVC_OK)
