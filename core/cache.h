@@ -22,7 +22,8 @@ typedef struct resp_cache resp_cache;
 resp_cache *cache_new(size_t max_bytes);
 void cache_free(resp_cache *c);
 
-void cache_key(const struct call_ctx *ctx, unsigned char key[32]);
+/* -1 when no key could be made (out of memory): the call then skips the cache. */
+int cache_key(const struct call_ctx *ctx, unsigned char key[32]);
 /* A copy of the live answer under key, or NULL. */
 llmsvc_response *cache_lookup(llmsvc_runtime *rt, const unsigned char key[32]);
 /* Keeps a copy of r's answer for ttl_ms. */

@@ -188,13 +188,15 @@ static void fill_cost(llmsvc_response *r, const model_spec *m)
 }
 
 /* A response-cache hit for a call through a route with a cache_ttl (never a
- * stream, nor a call that asked for no cache); *key gets the call's key. */
+ * stream, nor a call that asked for no cache); *key gets the call's key and
+ * *use says whether the answer may be kept. */
 static llmsvc_response *cache_hit(llmsvc_runtime *rt, const call_ctx *ctx, const route *r,
-                                  const llmsvc_stream *sink, unsigned char key[32])
+                                  const llmsvc_stream *sink, unsigned char key[32], int *use)
 {
-    if (!r || r->cache_ttl_ms <= 0 || sink || ctx->req->no_cache)
+    *use = 0;
+    if (!r || r->cache_ttl_ms <= 0 || sink || ctx->req->no_cache || cache_key(ctx, key) < 0)
         return NULL;
-    cache_key(ctx, key);
+    *use = 1;
     llmsvc_response *hit = cache_lookup(rt, key);
     if (hit) {
         hit->cached = 1;
@@ -257,6 +259,7 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req, con
     call_ctx ctx;
     llmsvc_response *resp = NULL;
     unsigned char key[32];
+    int use_cache = 0;
     llmsvc_code code = call_resolve(rt, req, target, &ctx, e);
     if (code != LLMSVC_OK)
         goto done;
@@ -267,7 +270,7 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req, con
         code = LLMSVC_E_VALIDATION;
         goto done;
     }
-    if ((resp = cache_hit(rt, &ctx, r, sink, key))) {
+    if ((resp = cache_hit(rt, &ctx, r, sink, key, &use_cache))) {
         resp->latency_ms = now_ms() - t0;
         goto done;
     }
@@ -302,7 +305,7 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req, con
     } else {
         llmsvc_error_free(*e);
         *e = NULL;
-        if (r && r->cache_ttl_ms > 0 && !sink && !req->no_cache)
+        if (use_cache)
             cache_store(rt, key, resp, r->cache_ttl_ms);
     }
 done:

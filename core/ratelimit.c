@@ -101,7 +101,10 @@ static void key_digest(const char *key, char out[17])
     char hex[65];
     sha256_init(&s);
     sha256_update(&s, key, n);
-    sha256_final(&s, d);
+    if (sha256_final(&s, d) < 0) {
+        strcpy(out, "-");
+        return;
+    }
     sha256_hex(d, hex);
     memcpy(out, hex, 16);
     out[16] = '\0';
