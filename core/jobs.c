@@ -44,9 +44,10 @@ LLMSVC_EXTERN llmsvc_code llmsvc_job_submit(llmsvc_store *st, const llmsvc_reque
     }
     if (o.max_attempts < 0 || o.max_attempts > 100)
         return err_set(err, LLMSVC_E_INVALID_ARG, "max_attempts must be from 1 to 100");
-    if (!req->provider || !req->model || !req->prompt)
+    if ((!req->route && (!req->provider || !req->model)) || (!req->prompt && !req->n_messages))
         return err_set(err, LLMSVC_E_VALIDATION,
-                       "a job needs a provider, a model and a prompt (checked again when it runs)");
+                       "a job needs a provider and a model (or a route), and a prompt or "
+                       "messages (checked again when it runs)");
     char *request = NULL;
     if (llmsvc_request_to_json(&request, req) != LLMSVC_OK)
         return err_give(err, err_nomem());

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "http.h"
+#include "route_call.h"
 #include "suggest.h"
 
 void validate_today(char out[11])
@@ -546,7 +547,24 @@ LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_reque
     if (!rt || !req)
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_validate: NULL argument");
     call_ctx ctx;
-    llmsvc_code c = call_check(rt, req, NULL, &ctx, err);
-    call_ctx_clear(&ctx);
+    if (!req->route) {
+        llmsvc_code c = call_check(rt, req, NULL, &ctx, err);
+        call_ctx_clear(&ctx);
+        return c;
+    }
+    /* through a route: it exists, and the request suits each of its targets */
+    route_plan plan;
+    llmsvc_code c = route_plan_make(rt, req, &plan, err);
+    for (size_t i = 0; c == LLMSVC_OK && i < plan.route->n_targets; i++) {
+        const route_target *t = &plan.route->targets[i];
+        llmsvc_error *e = NULL;
+        c = call_check(rt, req, t, &ctx, &e);
+        call_ctx_clear(&ctx);
+        if (c != LLMSVC_OK) {
+            err_prefix(e, "route '%s', %s/%s", plan.route->name, t->provider, t->model);
+            err_give(err, e);
+        }
+    }
+    route_plan_clear(&plan);
     return c;
 }

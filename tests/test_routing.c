@@ -351,6 +351,61 @@ START_TEST(records_compare_the_arms)
 }
 END_TEST
 
+START_TEST(a_job_through_a_route_falls_over_and_its_record_keeps_the_attempts)
+{
+    char db[TU_PATH];
+    llmsvc_store *st = open_store(db);
+    fail_a(500, 2);
+    llmsvc_request *req = rfx_req("primary", "hello");
+    llmsvc_request *bad = rfx_req("primary", "hello again");
+    ck_assert_int_eq(llmsvc_request_set_max_retries(bad, 0), LLMSVC_OK);
+    llmsvc_job_options jo = LLMSVC_JOB_OPTIONS_INIT;
+    jo.max_attempts = 1;
+    char *ok_id = NULL, *bad_id = NULL;
+    llmsvc_error *err = NULL;
+    tu_assert_code(llmsvc_job_submit(st, req, &jo, &ok_id, &err), LLMSVC_OK, err);
+    llmsvc_worker *w = NULL;
+    llmsvc_worker_options wo = LLMSVC_WORKER_OPTIONS_INIT;
+    wo.concurrency = 1;
+    wo.poll_ms = 50;
+    tu_assert_code(llmsvc_worker_start(&w, f.rt, st, &wo, &err), LLMSVC_OK, err);
+    char *js = NULL;
+    tu_assert_code(llmsvc_job_wait(st, ok_id, 10000, &js, &err), LLMSVC_OK, err);
+    tu_assert_has(js, "\"state\":\"succeeded\"");
+    tu_assert_has(js, "\"route\":\"primary\"");
+    llmsvc_free(js);
+    /* a job whose target answers 400 does not fall over: it fails, its attempt recorded */
+    fail_a(400, 1);
+    tu_assert_code(llmsvc_job_submit(st, bad, &jo, &bad_id, &err), LLMSVC_OK, err);
+    tu_assert_code(llmsvc_job_wait(st, bad_id, 10000, &js, &err), LLMSVC_OK, err);
+    tu_assert_has(js, "\"state\":\"failed\"");
+    llmsvc_free(js);
+    llmsvc_worker_stop(w, 1000);
+
+    sqlite3 *db3;
+    ck_assert_int_eq(sqlite3_open(db, &db3), SQLITE_OK);
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(db3,
+                                        "SELECT status, route, route_attempts FROM llmsvc_records"
+                                        " ORDER BY created_at", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "succeeded");
+    tu_assert_has((const char *)sqlite3_column_text(q, 2), "\"up-b\"");
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "failed");
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 1), "primary");
+    tu_assert_has((const char *)sqlite3_column_text(q, 2), "\"http_status\":400");
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db3);
+    llmsvc_free(ok_id);
+    llmsvc_free(bad_id);
+    llmsvc_request_free(req);
+    llmsvc_request_free(bad);
+    llmsvc_store_close(st);
+}
+END_TEST
+
 /* ---- the routes file itself ---- */
 
 static char *check_cli(const char *path, int *status)
@@ -432,6 +487,7 @@ int main(void)
     tcase_add_test(tc, a_sticky_user_keeps_one_arm_and_users_split_by_weight);
     tcase_add_test(tc, a_sticky_key_survives_a_new_runtime);
     tcase_add_test(tc, records_compare_the_arms);
+    tcase_add_test(tc, a_job_through_a_route_falls_over_and_its_record_keeps_the_attempts);
     suite_add_tcase(s, tc);
     TCase *files = tu_tcase("routes files");
     tcase_add_test(files, specs_check_reads_a_routes_file_against_the_installed_specs);
