@@ -347,7 +347,8 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
     for (size_t i = 0; code == LLMSVC_OK && i < plan.n; i++) {
         double ti = now_ms();
         code = run_target(rt, req, plan.route, plan.targets[i], sink, t0, &resp, &e);
-        try_list_add(&tries, plan.targets[i], req, code, e, now_ms() - ti);
+        if (plan.route) /* the attempts are the route's to report */
+            try_list_add(&tries, plan.targets[i], req, code, e, now_ms() - ti);
         if (code == LLMSVC_OK || i + 1 == plan.n || (sink && sink->started) ||
             !route_falls_back(plan.route, e))
             break;

@@ -1,28 +1,40 @@
 #include "jdoc.h"
 
 #include <limits.h>
+#include <stdint.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-
 #include "error.h"
+
+/* One token: an object, array, string (start/end exclude the quotes) or
+ * primitive; size counts an object's keys, an array's items, and is 1 for a
+ * key (its value is its child). */
+enum { J_OBJECT = 1, J_ARRAY = 2, J_STRING = 3, J_PRIMITIVE = 4 };
+
+typedef struct jtok {
+    int type;
+    int start, end;
+    int size;
+    int parent;
+} jtok;
 
 struct llmsvc_jdoc {
     const char *text; /* borrowed: the caller keeps it alive */
     size_t len;
-    jsmntok_t *tok;
-    int n;
-    int *end;     /* index just past each token's subtree (one block with str_off) */
-    int *str_off; /* arena offset of each string's unescaped text; -1 not yet */
+    jtok *tok;
+    int n, cap;
+    int *end;     /* index just past each token's subtree */
+    int *str_off; /* arena offset of each string's unescaped text; -1 not yet
+                     (allocated with the arena, at the first string read) */
     char *arena;
     size_t arena_used;
 };
 
-/* ---- parsing ---- */
+#define MAX_DEPTH 512
+
+/* ---- parsing: a strict JSON reader that records tokens ---- */
 
 static int is_number(const char *s, size_t n)
 {
@@ -66,29 +78,229 @@ static int valid_primitive(const char *s, size_t n)
     return is_number(s, n);
 }
 
-/* A token's source extent, a string's quotes included. */
-static size_t tok_start(const jsmntok_t *t)
+typedef enum perr { P_OK, P_NOMEM, P_PART, P_BAD, P_DEEP } perr;
+
+typedef struct parser {
+    llmsvc_jdoc *d;
+    const char *s;
+    size_t len, pos;
+} parser;
+
+/* Character classes, by byte: white space; ends a primitive; ends the plain
+ * run of a string (quote, backslash, control character). */
+enum { C_WS = 1, C_DELIM = 2, C_STR = 4 };
+
+static unsigned char cls[256];
+static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
+
+static void init_classes(void)
 {
-    return (size_t)t->start - (t->type == JSMN_STRING);
+    for (int c = 0; c < 0x20; c++)
+        cls[c] |= C_STR | C_DELIM; /* a control character ends a primitive too */
+    cls['"'] |= C_STR | C_DELIM;
+    cls['\\'] |= C_STR;
+    for (const char *w = " \t\r\n"; *w; w++)
+        cls[(unsigned char)*w] |= C_WS | C_DELIM;
+    for (const char *x = ",]}:[{"; *x; x++)
+        cls[(unsigned char)*x] |= C_DELIM;
 }
 
-static size_t tok_end(const jsmntok_t *t)
+/* Eight bytes at a time (SWAR): responses are often indented, and strings
+ * long; the byte loops then find the exact place. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
+#define HAS_LESS(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
+
+static uint64_t load8(const char *s)
 {
-    return (size_t)t->end + (t->type == JSMN_STRING);
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
 }
 
-/* Whether text[from, to) is white space holding exactly `commas` commas. */
-static int gap_ok(const char *text, size_t from, size_t to, int commas)
+static void skip_ws(parser *p)
 {
-    int n = 0;
-    for (size_t i = from; i < to; i++) {
-        char ch = text[i];
-        if (ch == ',')
-            n++;
-        else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
-            return 0;
+    while (p->pos + 8 <= p->len && load8(p->s + p->pos) == ONES * ' ')
+        p->pos += 8;
+    while (p->pos < p->len && (cls[(unsigned char)p->s[p->pos]] & C_WS))
+        p->pos++;
+}
+
+/* Skips the plain bytes of a string from i: not '"', '\\' or a control character. */
+static size_t skip_plain(const unsigned char *s, size_t i, size_t len)
+{
+    while (i + 8 <= len) {
+        uint64_t w = load8((const char *)s + i);
+        if (HAS_ZERO(w ^ (ONES * '"')) | HAS_ZERO(w ^ (ONES * '\\')) | HAS_LESS(w, 0x20))
+            break;
+        i += 8;
     }
-    return n == commas;
+    while (i < len && !(cls[s[i]] & C_STR))
+        i++;
+    return i;
+}
+
+static int add_tok(parser *p, int type, size_t start, int parent)
+{
+    llmsvc_jdoc *d = p->d;
+    if (d->n == d->cap) {
+        int cap = d->cap ? d->cap * 2 : (int)(p->len / 16) + 16;
+        if (cap > INT_MAX / 4)
+            return -1;
+        jtok *nt = realloc(d->tok, (size_t)cap * sizeof *nt);
+        if (!nt)
+            return -1;
+        d->tok = nt;
+        int *ne = realloc(d->end, (size_t)cap * sizeof *ne);
+        if (!ne)
+            return -1;
+        d->end = ne;
+        d->cap = cap;
+    }
+    jtok *t = &d->tok[d->n];
+    t->type = type;
+    t->start = (int)start;
+    t->end = -1;
+    t->size = 0;
+    t->parent = parent;
+    d->end[d->n] = d->n + 1;
+    return d->n++;
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* p->pos at the opening quote. */
+static perr parse_string(parser *p, int parent, int *out)
+{
+    size_t i = p->pos + 1;
+    const unsigned char *s = (const unsigned char *)p->s;
+    for (;;) {
+        i = skip_plain(s, i, p->len);
+        if (i >= p->len)
+            return P_PART;
+        if (s[i] == '"')
+            break;
+        if (s[i] != '\\') { /* a raw control character */
+            p->pos = i;
+            return P_BAD;
+        }
+        if (i + 1 >= p->len)
+            return P_PART;
+        char e = (char)s[i + 1];
+        if (e == 'u') {
+            if (i + 6 > p->len)
+                return P_PART;
+            for (size_t k = i + 2; k < i + 6; k++)
+                if (!is_hex((char)s[k])) {
+                    p->pos = k;
+                    return P_BAD;
+                }
+            i += 6;
+        } else if (strchr("\"\\/bfnrt", e) && e) {
+            i += 2;
+        } else {
+            p->pos = i;
+            return P_BAD;
+        }
+    }
+    int t = add_tok(p, J_STRING, p->pos + 1, parent);
+    if (t < 0)
+        return P_NOMEM;
+    p->d->tok[t].end = (int)i;
+    p->pos = i + 1;
+    *out = t;
+    return P_OK;
+}
+
+static perr parse_value(parser *p, int parent, int depth);
+
+static perr parse_container(parser *p, int parent, int depth, int object)
+{
+    if (depth >= MAX_DEPTH)
+        return P_DEEP;
+    int c = add_tok(p, object ? J_OBJECT : J_ARRAY, p->pos, parent);
+    if (c < 0)
+        return P_NOMEM;
+    p->pos++;
+    skip_ws(p);
+    char close = object ? '}' : ']';
+    if (p->pos < p->len && p->s[p->pos] == close) {
+        p->pos++;
+    } else {
+        for (;;) {
+            perr r;
+            if (object) {
+                skip_ws(p);
+                if (p->pos >= p->len)
+                    return P_PART;
+                if (p->s[p->pos] != '"')
+                    return P_BAD;
+                int key;
+                if ((r = parse_string(p, c, &key)) != P_OK)
+                    return r;
+                skip_ws(p);
+                if (p->pos >= p->len)
+                    return P_PART;
+                if (p->s[p->pos] != ':')
+                    return P_BAD;
+                p->pos++;
+                p->d->tok[key].size = 1;
+                if ((r = parse_value(p, key, depth + 1)) != P_OK)
+                    return r;
+                p->d->end[key] = p->d->n;
+            } else if ((r = parse_value(p, c, depth + 1)) != P_OK) {
+                return r;
+            }
+            p->d->tok[c].size++;
+            skip_ws(p);
+            if (p->pos >= p->len)
+                return P_PART;
+            char ch = p->s[p->pos++];
+            if (ch == close)
+                break;
+            if (ch != ',') {
+                p->pos--;
+                return P_BAD;
+            }
+        }
+    }
+    p->d->tok[c].end = (int)p->pos;
+    p->d->end[c] = p->d->n;
+    return P_OK;
+}
+
+static perr parse_value(parser *p, int parent, int depth)
+{
+    skip_ws(p);
+    if (p->pos >= p->len)
+        return P_PART;
+    char c = p->s[p->pos];
+    if (c == '{' || c == '[')
+        return parse_container(p, parent, depth, c == '{');
+    if (c == '"') {
+        int t;
+        return parse_string(p, parent, &t);
+    }
+    size_t start = p->pos;
+    while (p->pos < p->len && !(cls[(unsigned char)p->s[p->pos]] & C_DELIM))
+        p->pos++;
+    if (p->pos == p->len && start < p->len && (c == 't' || c == 'f' || c == 'n' || c == '-' ||
+                                               (c >= '0' && c <= '9')) &&
+        !valid_primitive(p->s + start, p->pos - start))
+        return P_PART; /* "tr", "12." ...: cut short */
+    if (!valid_primitive(p->s + start, p->pos - start)) {
+        p->pos = start;
+        return P_BAD;
+    }
+    int t = add_tok(p, J_PRIMITIVE, start, parent);
+    if (t < 0)
+        return P_NOMEM;
+    p->d->tok[t].end = (int)p->pos;
+    return P_OK;
 }
 
 static llmsvc_code fail(llmsvc_jdoc *d, llmsvc_error **err, const char *fmt, size_t at)
@@ -107,89 +319,30 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
         return err_give(err, err_nomem());
     d->text = text;
     d->len = len;
-    unsigned cap = (unsigned)(len / 8) + 32;
-    jsmn_parser p;
-    jsmn_init(&p);
-    int r;
-    for (;;) {
-        jsmntok_t *nt = realloc(d->tok, cap * sizeof *nt);
-        if (!nt) {
-            jdoc_free(d);
-            return err_give(err, err_nomem());
-        }
-        d->tok = nt;
-        r = jsmn_parse(&p, text, len, d->tok, cap);
-        if (r != JSMN_ERROR_NOMEM)
-            break;
-        if (cap > (unsigned)INT_MAX / 4) {
-            jdoc_free(d);
-            return err_give(err, err_nomem());
-        }
-        cap *= 2;
-    }
-    if (r == JSMN_ERROR_PART)
-        return fail(d, err, "response body is not complete JSON (it ends after %zu bytes)", len);
-    if (r < 0)
-        return fail(d, err, "response body is not valid JSON at byte %zu", p.pos);
-    if (r == 0)
+    pthread_once(&cls_once, init_classes);
+    parser p = {d, text, len, 0};
+    skip_ws(&p);
+    if (p.pos == len)
         return fail(d, err, "response body is empty (%zu bytes of white space)", len);
-    d->n = r;
-    if (d->tok[0].type != JSMN_OBJECT && d->tok[0].type != JSMN_ARRAY)
-        return fail(d, err, "response body is not a JSON object or array (byte %zu)",
-                    (size_t)d->tok[0].start);
-    d->end = malloc(2 * (size_t)r * sizeof *d->end);
-    if (!d->end) {
+    if (text[p.pos] != '{' && text[p.pos] != '[')
+        return fail(d, err, "response body is not a JSON object or array (byte %zu)", p.pos);
+    switch (parse_value(&p, -1, 0)) {
+    case P_OK:
+        break;
+    case P_NOMEM:
         jdoc_free(d);
         return err_give(err, err_nomem());
+    case P_PART:
+        return fail(d, err, "response body is not complete JSON (it ends after %zu bytes)", len);
+    case P_DEEP:
+        return fail(d, err, "response body nests deeper than %zu levels", MAX_DEPTH);
+    default:
+        return fail(d, err, "response body is not valid JSON at byte %zu", p.pos);
     }
-    d->str_off = d->end + r;
-    for (int i = 0; i < r; i++) {
-        d->end[i] = i + 1;
-        d->str_off[i] = -1;
-        const jsmntok_t *t = &d->tok[i];
-        if (i > 0 && t->parent < 0)
-            return fail(d, err, "response body has extra data after its JSON value (byte %zu)",
-                        (size_t)t->start);
-        if (t->type == JSMN_PRIMITIVE &&
-            !valid_primitive(text + t->start, (size_t)(t->end - t->start)))
-            return fail(d, err, "response body is not valid JSON at byte %zu", (size_t)t->start);
-    }
-    /* jsmn lets some malformed objects through ({"a", "b": 1}, {"a": 1 "b": 2}):
-     * every member must be a string key holding exactly one value */
-    for (int i = 1; i < r; i++) {
-        const jsmntok_t *t = &d->tok[i], *par = &d->tok[t->parent];
-        int is_key = par->type == JSMN_OBJECT;
-        if ((is_key && (t->type != JSMN_STRING || t->size != 1 || i + 1 >= r ||
-                        d->tok[i + 1].parent != i)) ||
-            (!is_key && t->type == JSMN_STRING && t->size != 0) ||
-            (par->type == JSMN_STRING && par->size != 1))
-            return fail(d, err, "response body is not valid JSON at byte %zu",
-                        (size_t)t->start);
-    }
-    for (int i = r - 1; i > 0; i--) {
-        int par = d->tok[i].parent;
-        if (d->end[i] > d->end[par])
-            d->end[par] = d->end[i];
-    }
-    /* jsmn also lets stray commas through ({"a": 1,}, [1,,2], {,}): between
-     * the members of a container exactly one comma, around them none */
-    for (int i = 0; i < r; i++) {
-        const jsmntok_t *c = &d->tok[i];
-        if (c->type != JSMN_OBJECT && c->type != JSMN_ARRAY)
-            continue;
-        size_t pos = (size_t)c->start + 1;
-        int commas = 0;
-        for (int k = i + 1; k < d->end[i]; k = d->end[k]) {
-            size_t at = tok_start(&d->tok[k]);
-            if (!gap_ok(text, pos, at, commas))
-                return fail(d, err, "response body is not valid JSON at byte %zu", pos);
-            /* an object's member ends with its value, an array's item with itself */
-            pos = tok_end(&d->tok[c->type == JSMN_OBJECT ? k + 1 : k]);
-            commas = 1;
-        }
-        if (!gap_ok(text, pos, (size_t)c->end - 1, 0))
-            return fail(d, err, "response body is not valid JSON at byte %zu", pos);
-    }
+    skip_ws(&p);
+    if (p.pos < len)
+        return fail(d, err, "response body has extra data after its JSON value (byte %zu)",
+                    p.pos);
     *out = d;
     return LLMSVC_OK;
 }
@@ -200,6 +353,7 @@ void jdoc_free(llmsvc_jdoc *d)
         return;
     free(d->tok);
     free(d->end);
+    free(d->str_off);
     free(d->arena);
     free(d);
 }
@@ -215,13 +369,13 @@ int jdoc_type(const llmsvc_jdoc *d, int node)
 {
     if (!valid(d, node))
         return 0;
-    const jsmntok_t *t = &d->tok[node];
+    const jtok *t = &d->tok[node];
     switch (t->type) {
-    case JSMN_OBJECT:
+    case J_OBJECT:
         return LLMSVC_JSON_OBJECT;
-    case JSMN_ARRAY:
+    case J_ARRAY:
         return LLMSVC_JSON_ARRAY;
-    case JSMN_STRING:
+    case J_STRING:
         return LLMSVC_JSON_STRING;
     default: {
         char c = d->text[t->start];
@@ -234,7 +388,7 @@ int jdoc_type(const llmsvc_jdoc *d, int node)
 
 size_t jdoc_count(const llmsvc_jdoc *d, int node)
 {
-    if (!valid(d, node) || (d->tok[node].type != JSMN_OBJECT && d->tok[node].type != JSMN_ARRAY))
+    if (!valid(d, node) || (d->tok[node].type != J_OBJECT && d->tok[node].type != J_ARRAY))
         return 0;
     return (size_t)d->tok[node].size;
 }
@@ -243,9 +397,9 @@ int jdoc_first(const llmsvc_jdoc *d, int node)
 {
     if (!valid(d, node) || d->tok[node].size <= 0)
         return -1;
-    if (d->tok[node].type == JSMN_ARRAY)
+    if (d->tok[node].type == J_ARRAY)
         return node + 1;
-    if (d->tok[node].type == JSMN_OBJECT)
+    if (d->tok[node].type == J_OBJECT)
         return node + 2 < d->n ? node + 2 : -1; /* the first key's value */
     return -1;
 }
@@ -257,7 +411,7 @@ int jdoc_next(const llmsvc_jdoc *d, int node)
     int par = d->tok[node].parent;
     if (par < 0)
         return -1;
-    if (d->tok[par].type == JSMN_ARRAY) {
+    if (d->tok[par].type == J_ARRAY) {
         int next = d->end[node];
         return next < d->end[par] ? next : -1;
     }
@@ -272,7 +426,7 @@ int jdoc_next(const llmsvc_jdoc *d, int node)
 /* Compares a key token with a segment of a path. */
 static int key_equals(llmsvc_jdoc *d, int key, const char *seg, size_t seglen)
 {
-    const jsmntok_t *t = &d->tok[key];
+    const jtok *t = &d->tok[key];
     size_t klen = (size_t)(t->end - t->start);
     const char *k = d->text + t->start;
     if (!memchr(k, '\\', klen))
@@ -288,7 +442,7 @@ int jdoc_get(llmsvc_jdoc *d, int node, const char *path)
         return -1;
     const char *seg = path;
     while (*seg) {
-        if (d->tok[node].type != JSMN_OBJECT)
+        if (d->tok[node].type != J_OBJECT)
             return -1;
         const char *dot = strchr(seg, '.');
         size_t seglen = dot ? (size_t)(dot - seg) : strlen(seg);
@@ -413,14 +567,25 @@ static long unescape(const char *s, size_t n, char *o)
 
 const char *jdoc_str(llmsvc_jdoc *d, int node, size_t *len)
 {
-    if (!valid(d, node) || d->tok[node].type != JSMN_STRING)
+    if (!valid(d, node) || d->tok[node].type != J_STRING)
         return NULL;
-    if (!d->arena && !(d->arena = malloc(d->len + (size_t)d->n + 1)))
-        return NULL;
+    if (!d->arena) { /* the first string read: where unescaped strings go */
+        d->arena = malloc(d->len + (size_t)d->n + 1);
+        d->str_off = malloc((size_t)d->n * sizeof *d->str_off);
+        if (!d->arena || !d->str_off) {
+            free(d->arena);
+            free(d->str_off);
+            d->arena = NULL;
+            d->str_off = NULL;
+            return NULL;
+        }
+        for (int i = 0; i < d->n; i++)
+            d->str_off[i] = -1;
+    }
     if (d->str_off[node] == -2)
         return NULL; /* known bad escape */
     if (d->str_off[node] < 0) {
-        const jsmntok_t *t = &d->tok[node];
+        const jtok *t = &d->tok[node];
         char *o = d->arena + d->arena_used;
         long w = unescape(d->text + t->start, (size_t)(t->end - t->start), o);
         if (w < 0) {
@@ -442,7 +607,7 @@ static const char *number_text(const llmsvc_jdoc *d, int node, char *buf, size_t
 {
     if (jdoc_type(d, node) != LLMSVC_JSON_NUMBER)
         return NULL;
-    const jsmntok_t *t = &d->tok[node];
+    const jtok *t = &d->tok[node];
     size_t l = (size_t)(t->end - t->start);
     if (l >= n)
         return NULL;
@@ -482,7 +647,7 @@ const char *jdoc_key(llmsvc_jdoc *d, int value_node)
     if (!valid(d, value_node))
         return NULL;
     int key = d->tok[value_node].parent;
-    if (key < 0 || d->tok[key].type != JSMN_STRING)
+    if (key < 0 || d->tok[key].type != J_STRING)
         return NULL;
     return jdoc_str(d, key, NULL);
 }
@@ -491,10 +656,10 @@ const char *jdoc_raw(const llmsvc_jdoc *d, int node, size_t *len)
 {
     if (!valid(d, node))
         return NULL;
-    const jsmntok_t *t = &d->tok[node];
+    const jtok *t = &d->tok[node];
     /* a string token excludes its quotes; raw text includes them */
-    int start = t->type == JSMN_STRING ? t->start - 1 : t->start;
-    int end = t->type == JSMN_STRING ? t->end + 1 : t->end;
+    int start = t->type == J_STRING ? t->start - 1 : t->start;
+    int end = t->type == J_STRING ? t->end + 1 : t->end;
     if (len)
         *len = (size_t)(end - start);
     return d->text + start;

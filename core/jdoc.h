@@ -1,8 +1,8 @@
 /* jdoc — a read-only JSON document for reading provider responses fast.
  *
- * The body is tokenized once with jsmn (no tree of allocations, no hash
- * tables): a document is the source text, one token array and one string
- * arena. Nodes are token indices; paths are dotted object keys. Strings are
+ * The body is tokenized once by a strict reader of our own (no tree of
+ * allocations, no hash tables): a document is the source text, one token
+ * array and one string arena. Nodes are token indices; paths are dotted object keys. Strings are
  * unescaped on demand into the arena. It is what plugins get through the
  * host's jdoc_* functions (plugin.h), and several times faster than building
  * a json-c tree for a typical 1-2 KB response. */

@@ -19,6 +19,8 @@
 #include "strmap.h"
 #include "validate.h"
 
+#define HOLD_MAX_MS 60000 /* call.c's RETRY_AFTER_MAX_MS */
+
 /* One provider/model/key's buckets in this process. */
 typedef struct bucket {
     double req_level, tok_level;
@@ -112,6 +114,14 @@ static void key_digest(const char *key, char out[17])
         memcpy(last, key, n + 1);
         memcpy(last_hex, out, 17);
     }
+}
+
+static void make_key(rl_ticket *t)
+{
+    const call_ctx *ctx = t->ctx;
+    char kd[17];
+    key_digest(ctx->view.api_key, kd);
+    snprintf(t->key, sizeof t->key, "%s/%s/%s", ctx->provider->name, ctx->model->name, kd);
 }
 
 static size_t text_len(const char *s)
@@ -237,14 +247,16 @@ static double take_shared(llmsvc_store *st, const rl_ticket *t, llmsvc_error **e
 llmsvc_code limiter_acquire(llmsvc_runtime *rt, const call_ctx *ctx, const route *r,
                             rl_ticket *t, llmsvc_error **err)
 {
-    memset(t, 0, sizeof *t);
+    t->rule = NULL;
+    t->ctx = ctx;
+    t->key[0] = '\0';
+    t->tokens = 0;
+    t->shared = 0;
     t->remaining_requests = t->remaining_tokens = t->reset_ms = t->retry_after_ms = -1;
     const limit_rule *rule = find_rule(&ctx->specs->reg, ctx->provider->name, ctx->model->name);
     if (!rule && !atomic_load_explicit(&rt->limits->n_blocked, memory_order_relaxed))
         return LLMSVC_OK;
-    char kd[17];
-    key_digest(ctx->view.api_key, kd);
-    snprintf(t->key, sizeof t->key, "%s/%s/%s", ctx->provider->name, ctx->model->name, kd);
+    make_key(t);
     t->rule = rule;
     t->tokens = rule && rule->tokens_per_sec ? estimate_tokens(&ctx->view) : 0;
     llmsvc_store *st = atomic_load(&rt->records);
@@ -330,6 +342,8 @@ static long header_count(const llmsvc_http_response *hr, const char *a, const ch
 
 void limiter_observe(rl_ticket *t, const llmsvc_http_response *hr)
 {
+    if (!t->rule) /* only a declared limit follows the provider's counts */
+        return;
     t->remaining_requests = header_count(hr, "x-ratelimit-remaining-requests",
                                          "anthropic-ratelimit-requests-remaining");
     t->remaining_tokens = header_count(hr, "x-ratelimit-remaining-tokens",
@@ -341,17 +355,23 @@ void limiter_observe(rl_ticket *t, const llmsvc_http_response *hr)
 void limiter_settle(llmsvc_runtime *rt, rl_ticket *t, const llmsvc_response *resp,
                     const llmsvc_error *e)
 {
-    if (!t->key[0])
+    int held = e && e->http_status == 429; /* holds calls back with or without a limit */
+    if (!t->key[0] && !held)
         return;
+    if (!t->key[0])
+        make_key(t);
     double used = -1;
     if (resp && resp->tokens[LLMSVC_TOKENS_INPUT] >= 0 && resp->tokens[LLMSVC_TOKENS_OUTPUT] >= 0)
         used = (double)(resp->tokens[LLMSVC_TOKENS_INPUT] + resp->tokens[LLMSVC_TOKENS_OUTPUT]);
     double delta = used >= 0 && t->rule && t->rule->tokens_per_sec ? used - t->tokens : 0;
     long hold = -1;
-    if (e && e->http_status == 429)
-        hold = e->retry_after_ms >= 0   ? e->retry_after_ms
-               : t->retry_after_ms >= 0 ? t->retry_after_ms
-                                        : 500; /* the first back-off */
+    if (held) {
+        hold = e->retry_after_ms >= 0 ? e->retry_after_ms : t->retry_after_ms;
+        /* as the retry loop does: a retry-after past a minute is not trusted,
+         * and no retry-after means the first back-off */
+        if (hold < 0 || hold > HOLD_MAX_MS)
+            hold = 500;
+    }
     else if (t->remaining_requests == 0 && t->reset_ms > 0)
         hold = t->reset_ms;
     limiter *l = rt->limits;

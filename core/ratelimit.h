@@ -26,7 +26,8 @@ typedef struct limiter limiter;
 /* What one attempt took, to settle afterwards. */
 typedef struct rl_ticket {
     const limit_rule *rule;  /* NULL: no limit applies */
-    char key[160];           /* provider/model/key-digest */
+    const struct call_ctx *ctx; /* the attempt's (for the key, made when needed) */
+    char key[160];           /* provider/model/key-digest, or "" not made yet */
     double tokens;           /* tokens taken */
     int shared;              /* the buckets are the store's */
     long remaining_requests; /* from the answer's headers; -1 unknown */

@@ -361,6 +361,21 @@ START_TEST(posts_the_prompt_as_input_to_base_url_responses)
 }
 END_TEST
 
+/* a header of the caller's replaces the transport's own, never doubles it */
+START_TEST(a_callers_user_agent_or_accept_replaces_the_default)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hi");
+    ck_assert_int_eq(llmsvc_request_add_header(req, "user-agent", "my-app/2.0"), LLMSVC_OK);
+    ck_assert_int_eq(llmsvc_request_add_header(req, "Accept", "application/json; q=1"), LLMSVC_OK);
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    ck_assert_str_eq(sent_header(&s, "user-agent"), "my-app/2.0");
+    ck_assert_str_eq(sent_header(&s, "accept"), "application/json; q=1");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
 START_TEST(instructions_are_sent_as_instructions)
 {
     llmsvc_request *req = oreq("gpt-6.2-sol", "What is 2 + 2?");
@@ -2376,6 +2391,7 @@ static Suite *openai_responses_suite(void)
     TCase *tc = tu_tcase("request");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, posts_the_prompt_as_input_to_base_url_responses);
+    tcase_add_test(tc, a_callers_user_agent_or_accept_replaces_the_default);
     tcase_add_test(tc, instructions_are_sent_as_instructions);
     tcase_add_test(tc, temperature_and_top_p_are_sent_with_effort_none);
     tcase_add_test(tc, temperature_and_top_p_on_gpt_4_1_go_without_a_reasoning_object);

@@ -232,6 +232,27 @@ START_TEST(a_stream_that_failed_before_its_first_byte_falls_over)
 }
 END_TEST
 
+/* no limit is declared for up-a here: a 429's retry-after still holds the
+ * next call to that model and key back */
+START_TEST(a_429s_retry_after_holds_calls_back_without_a_limit)
+{
+    rfx_script(&f, "{\"path\": \"/a/responses\", \"status\": 429,"
+                   " \"headers\": {\"retry-after-ms\": \"600\"},"
+                   " \"fixture\": \"openai/error_429.json\"}");
+    llmsvc_request *req = rfx_req(NULL, "hello");
+    ck_assert_int_eq(llmsvc_request_set_max_retries(req, 0), LLMSVC_OK);
+    free(rfx_call_fails(f.rt, req, LLMSVC_E_API));
+    llmsvc_response_free(rfx_call_ok(f.rt, req));
+    size_t n;
+    double *at = rfx_arrivals(&f, "/a/", &n);
+    ck_assert_uint_eq(n, 2);
+    double gap = at[1] - at[0];
+    free(at);
+    ck_assert_msg(gap >= 550, "the next call went %.0f ms after the 429", gap);
+    llmsvc_request_free(req);
+}
+END_TEST
+
 START_TEST(an_unknown_route_names_the_routes)
 {
     llmsvc_request *req = rfx_req("primray", "hello");
@@ -482,6 +503,7 @@ int main(void)
     tcase_add_test(tc, a_timeout_falls_over);
     tcase_add_test(tc, a_stream_that_broke_after_its_first_byte_does_not_fall_over);
     tcase_add_test(tc, a_stream_that_failed_before_its_first_byte_falls_over);
+    tcase_add_test(tc, a_429s_retry_after_holds_calls_back_without_a_limit);
     tcase_add_test(tc, an_unknown_route_names_the_routes);
     tcase_add_test(tc, a_70_30_split_lands_within_two_points_over_10000_calls);
     tcase_add_test(tc, a_sticky_user_keeps_one_arm_and_users_split_by_weight);
