@@ -339,7 +339,7 @@ static llmsvc_code use_headers(const curl_api *c, handle_node *n,
 {
     static const char *const fixed[] = {"Content-Type: application/json",
                                         "Accept: application/json", "Expect:",
-                                        "User-Agent: llmsvc/" LLMSVC_VERSION_STRING};
+                                        ("User-Agent: llmsvc/" LLMSVC_VERSION_STRING)};
     if (n->headers && same_lines(req, &n->header_key))
         return LLMSVC_OK;
     buf lines = BUF_INIT;
