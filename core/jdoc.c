@@ -9,32 +9,42 @@
 #include "error.h"
 
 /* One token: an object, array, string (start/end exclude the quotes) or
- * primitive; size counts an object's keys, an array's items, and is 1 for a
- * key (its value is its child). */
+ * primitive. size counts an object's keys, an array's items, and is 1 for a
+ * key (its value is its child); next is the index just past the token's
+ * subtree; str is the arena offset of a string's unescaped text (-1 not yet,
+ * -2 a bad escape); esc is set when a string holds a backslash. */
 enum { J_OBJECT = 1, J_ARRAY = 2, J_STRING = 3, J_PRIMITIVE = 4 };
 
 typedef struct jtok {
-    int type;
-    int start, end;
-    int size;
-    int parent;
+    int32_t start, end;
+    int32_t parent, next;
+    int32_t size, str;
+    uint8_t type, esc;
 } jtok;
 
 struct llmsvc_jdoc {
     const char *text; /* borrowed: the caller keeps it alive */
     size_t len;
-    jtok *tok;
+    jtok *tok; /* inline_tok until the document outgrows it */
     int n, cap;
-    int *end;     /* index just past each token's subtree */
-    int *str_off; /* arena offset of each string's unescaped text; -1 not yet
-                     (allocated with the arena, at the first string read) */
-    char *arena;
+    char *arena; /* unescaped strings; allocated at the first string read */
     size_t arena_used;
+    jtok inline_tok[]; /* allocated with the document: one malloc for most bodies */
 };
 
 #define MAX_DEPTH 512
 
-/* ---- parsing: a strict JSON reader that records tokens ---- */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
+/* ---- parsing: a strict JSON reader that records tokens ----
+ * One loop and an explicit stack (no recursion); white space and the plain
+ * runs of strings are skipped 16 bytes at a time with SSE2 where the compiler
+ * targets it, else 8 at a time (SWAR), since responses are indented and their
+ * text long. About 10 instructions a token and one a byte on a typical body. */
 
 static int is_number(const char *s, size_t n)
 {
@@ -78,14 +88,6 @@ static int valid_primitive(const char *s, size_t n)
     return is_number(s, n);
 }
 
-typedef enum perr { P_OK, P_NOMEM, P_PART, P_BAD, P_DEEP } perr;
-
-typedef struct parser {
-    llmsvc_jdoc *d;
-    const char *s;
-    size_t len, pos;
-} parser;
-
 /* Character classes, by byte: white space; ends a primitive; ends the plain
  * run of a string (quote, backslash, control character). */
 enum { C_WS = 1, C_DELIM = 2, C_STR = 4 };
@@ -105,204 +107,305 @@ static void init_classes(void)
         cls[(unsigned char)*x] |= C_DELIM;
 }
 
-/* Eight bytes at a time (SWAR): responses are often indented, and strings
- * long; the byte loops then find the exact place. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define JDOC_SSE2 1
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JDOC_SWAR 1
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
+/* The high bit of each byte that is zero (is below n); the lowest set bit is
+ * always exact (a false mark only ever follows a true one). */
 #define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
 #define HAS_LESS(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
 
-static uint64_t load8(const char *s)
+static uint64_t load8(const unsigned char *s)
 {
     uint64_t w;
     memcpy(&w, s, 8);
     return w;
 }
+#endif
 
-static void skip_ws(parser *p)
+/* The first byte at or after i that is not white space (len at the end). */
+HOT size_t skip_ws(const unsigned char *s, size_t i, size_t len)
 {
-    while (p->pos + 8 <= p->len && load8(p->s + p->pos) == ONES * ' ')
-        p->pos += 8;
-    while (p->pos < p->len && (cls[(unsigned char)p->s[p->pos]] & C_WS))
-        p->pos++;
+    if (i < len && s[i] > ' ')
+        return i; /* the usual case: no white space at all */
+#if JDOC_SSE2
+    const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
+                  tab = _mm_set1_epi8('\t');
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
+        unsigned other = ~(unsigned)_mm_movemask_epi8(ws) & 0xffffu;
+        if (other)
+            return i + (size_t)__builtin_ctz(other);
+        i += 16;
+    }
+#elif JDOC_SWAR
+    while (i + 8 <= len && load8(s + i) == ONES * ' ')
+        i += 8;
+#endif
+    while (i < len && (cls[s[i]] & C_WS))
+        i++;
+    return i;
 }
 
-/* Skips the plain bytes of a string from i: not '"', '\\' or a control character. */
-static size_t skip_plain(const unsigned char *s, size_t i, size_t len)
+/* The first byte at or after i that ends a string's plain run: '"', '\\'
+ * or a control character (len at the end). */
+HOT size_t skip_plain(const unsigned char *s, size_t i, size_t len)
 {
+#if JDOC_SSE2
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+                                    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+        unsigned m = (unsigned)_mm_movemask_epi8(stop);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#elif JDOC_SWAR
     while (i + 8 <= len) {
-        uint64_t w = load8((const char *)s + i);
-        if (HAS_ZERO(w ^ (ONES * '"')) | HAS_ZERO(w ^ (ONES * '\\')) | HAS_LESS(w, 0x20))
-            break;
+        uint64_t w = load8(s + i);
+        uint64_t m = HAS_ZERO(w ^ (ONES * '"')) | HAS_ZERO(w ^ (ONES * '\\')) | HAS_LESS(w, 0x20);
+        if (m)
+            return i + (size_t)(__builtin_ctzll(m) / 8);
         i += 8;
     }
+#endif
     while (i < len && !(cls[s[i]] & C_STR))
         i++;
     return i;
 }
 
-static int add_tok(parser *p, int type, size_t start, int parent)
-{
-    llmsvc_jdoc *d = p->d;
-    if (d->n == d->cap) {
-        int cap = d->cap ? d->cap * 2 : (int)(p->len / 16) + 16;
-        if (cap > INT_MAX / 4)
-            return -1;
-        jtok *nt = realloc(d->tok, (size_t)cap * sizeof *nt);
-        if (!nt)
-            return -1;
-        d->tok = nt;
-        int *ne = realloc(d->end, (size_t)cap * sizeof *ne);
-        if (!ne)
-            return -1;
-        d->end = ne;
-        d->cap = cap;
-    }
-    jtok *t = &d->tok[d->n];
-    t->type = type;
-    t->start = (int)start;
-    t->end = -1;
-    t->size = 0;
-    t->parent = parent;
-    d->end[d->n] = d->n + 1;
-    return d->n++;
-}
-
-static int is_hex(char c)
+static int is_hex(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* p->pos at the opening quote. */
-static perr parse_string(parser *p, int parent, int *out)
+typedef enum perr { P_OK, P_NOMEM, P_PART, P_BAD, P_DEEP } perr;
+
+static int grow(llmsvc_jdoc *d)
 {
-    size_t i = p->pos + 1;
-    const unsigned char *s = (const unsigned char *)p->s;
+    if (d->cap > INT_MAX / 4)
+        return -1;
+    int cap = d->cap * 2;
+    jtok *nt;
+    if (d->tok == d->inline_tok) {
+        nt = malloc((size_t)cap * sizeof *nt);
+        if (nt)
+            memcpy(nt, d->tok, (size_t)d->n * sizeof *nt);
+    } else {
+        nt = realloc(d->tok, (size_t)cap * sizeof *nt);
+    }
+    if (!nt)
+        return -1;
+    d->tok = nt;
+    d->cap = cap;
+    return 0;
+}
+
+HOT int add_tok(llmsvc_jdoc *d, int type, size_t start, int parent)
+{
+    if (d->n == d->cap && grow(d) < 0)
+        return -1;
+    jtok *t = &d->tok[d->n];
+    t->start = (int32_t)start;
+    t->end = -1;
+    t->parent = parent;
+    t->next = d->n + 1;
+    t->size = 0;
+    t->str = -1;
+    t->type = (uint8_t)type;
+    t->esc = 0;
+    return d->n++;
+}
+
+/* A string from the opening quote at *pos: its token, *pos past the closing quote. */
+HOT perr read_string(llmsvc_jdoc *d, size_t *pos, int parent, int *out)
+{
+    const unsigned char *s = (const unsigned char *)d->text;
+    size_t len = d->len, i = *pos + 1;
+    int esc = 0;
     for (;;) {
-        i = skip_plain(s, i, p->len);
-        if (i >= p->len)
+        i = skip_plain(s, i, len);
+        if (i >= len)
             return P_PART;
         if (s[i] == '"')
             break;
         if (s[i] != '\\') { /* a raw control character */
-            p->pos = i;
+            *pos = i;
             return P_BAD;
         }
-        if (i + 1 >= p->len)
+        if (i + 1 >= len)
             return P_PART;
-        char e = (char)s[i + 1];
+        esc = 1;
+        unsigned char e = s[i + 1];
         if (e == 'u') {
-            if (i + 6 > p->len)
+            if (i + 6 > len)
                 return P_PART;
             for (size_t k = i + 2; k < i + 6; k++)
-                if (!is_hex((char)s[k])) {
-                    p->pos = k;
+                if (!is_hex(s[k])) {
+                    *pos = k;
                     return P_BAD;
                 }
             i += 6;
-        } else if (strchr("\"\\/bfnrt", e) && e) {
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                   e == 'r' || e == 't') {
             i += 2;
         } else {
-            p->pos = i;
+            *pos = i;
             return P_BAD;
         }
     }
-    int t = add_tok(p, J_STRING, p->pos + 1, parent);
+    int t = add_tok(d, J_STRING, *pos + 1, parent);
     if (t < 0)
         return P_NOMEM;
-    p->d->tok[t].end = (int)i;
-    p->pos = i + 1;
+    d->tok[t].end = (int32_t)i;
+    d->tok[t].esc = (uint8_t)esc;
+    *pos = i + 1;
     *out = t;
     return P_OK;
 }
 
-static perr parse_value(parser *p, int parent, int depth);
-
-static perr parse_container(parser *p, int parent, int depth, int object)
+/* A member's key and its colon, from *pos (after '{' or ','). */
+HOT perr read_key(llmsvc_jdoc *d, size_t *pos, int object, int *key)
 {
-    if (depth >= MAX_DEPTH)
-        return P_DEEP;
-    int c = add_tok(p, object ? J_OBJECT : J_ARRAY, p->pos, parent);
-    if (c < 0)
-        return P_NOMEM;
-    p->pos++;
-    skip_ws(p);
-    char close = object ? '}' : ']';
-    if (p->pos < p->len && p->s[p->pos] == close) {
-        p->pos++;
-    } else {
-        for (;;) {
-            perr r;
-            if (object) {
-                skip_ws(p);
-                if (p->pos >= p->len)
-                    return P_PART;
-                if (p->s[p->pos] != '"')
-                    return P_BAD;
-                int key;
-                if ((r = parse_string(p, c, &key)) != P_OK)
-                    return r;
-                skip_ws(p);
-                if (p->pos >= p->len)
-                    return P_PART;
-                if (p->s[p->pos] != ':')
-                    return P_BAD;
-                p->pos++;
-                p->d->tok[key].size = 1;
-                if ((r = parse_value(p, key, depth + 1)) != P_OK)
-                    return r;
-                p->d->end[key] = p->d->n;
-            } else if ((r = parse_value(p, c, depth + 1)) != P_OK) {
-                return r;
-            }
-            p->d->tok[c].size++;
-            skip_ws(p);
-            if (p->pos >= p->len)
-                return P_PART;
-            char ch = p->s[p->pos++];
-            if (ch == close)
-                break;
-            if (ch != ',') {
-                p->pos--;
-                return P_BAD;
-            }
-        }
-    }
-    p->d->tok[c].end = (int)p->pos;
-    p->d->end[c] = p->d->n;
-    return P_OK;
-}
-
-static perr parse_value(parser *p, int parent, int depth)
-{
-    skip_ws(p);
-    if (p->pos >= p->len)
+    const unsigned char *s = (const unsigned char *)d->text;
+    size_t i = skip_ws(s, *pos, d->len);
+    if (i >= d->len)
         return P_PART;
-    char c = p->s[p->pos];
-    if (c == '{' || c == '[')
-        return parse_container(p, parent, depth, c == '{');
-    if (c == '"') {
-        int t;
-        return parse_string(p, parent, &t);
-    }
-    size_t start = p->pos;
-    while (p->pos < p->len && !(cls[(unsigned char)p->s[p->pos]] & C_DELIM))
-        p->pos++;
-    if (p->pos == p->len && start < p->len && (c == 't' || c == 'f' || c == 'n' || c == '-' ||
-                                               (c >= '0' && c <= '9')) &&
-        !valid_primitive(p->s + start, p->pos - start))
-        return P_PART; /* "tr", "12." ...: cut short */
-    if (!valid_primitive(p->s + start, p->pos - start)) {
-        p->pos = start;
+    if (s[i] != '"') {
+        *pos = i;
         return P_BAD;
     }
-    int t = add_tok(p, J_PRIMITIVE, start, parent);
-    if (t < 0)
-        return P_NOMEM;
-    p->d->tok[t].end = (int)p->pos;
+    *pos = i;
+    perr r = read_string(d, pos, object, key);
+    if (r != P_OK)
+        return r;
+    i = skip_ws(s, *pos, d->len);
+    if (i >= d->len)
+        return P_PART;
+    if (s[i] != ':') {
+        *pos = i;
+        return P_BAD;
+    }
+    d->tok[*key].size = 1;
+    *pos = i + 1;
     return P_OK;
 }
 
+/* The whole document: a value at each step, then the closing of every
+ * container it completes. stack[] holds the open containers; a value's parent
+ * is its key in an object, its array otherwise. */
+static perr parse_all(llmsvc_jdoc *d, size_t *pos)
+{
+    const unsigned char *s = (const unsigned char *)d->text;
+    size_t len = d->len, i = *pos;
+    int stack[MAX_DEPTH];
+    int depth = 0, parent = -1;
+    perr r;
+    for (;;) {
+        /* a value */
+        i = skip_ws(s, i, len);
+        if (i >= len)
+            goto part;
+        unsigned char c = s[i];
+        if (c == '{' || c == '[') {
+            if (depth >= MAX_DEPTH) {
+                *pos = i;
+                return P_DEEP;
+            }
+            int t = add_tok(d, c == '{' ? J_OBJECT : J_ARRAY, i, parent);
+            if (t < 0)
+                return P_NOMEM;
+            stack[depth++] = t;
+            i = skip_ws(s, i + 1, len);
+            if (i >= len)
+                goto part;
+            if (s[i] != (c == '{' ? '}' : ']')) {
+                if (c == '{') {
+                    *pos = i;
+                    if ((r = read_key(d, pos, t, &parent)) != P_OK)
+                        return r;
+                    i = *pos;
+                } else {
+                    parent = t;
+                }
+                continue;
+            }
+            /* empty: closed below */
+        } else if (c == '"') {
+            int t;
+            *pos = i;
+            if ((r = read_string(d, pos, parent, &t)) != P_OK)
+                return r;
+            i = *pos;
+        } else {
+            size_t start = i;
+            while (i < len && !(cls[s[i]] & C_DELIM))
+                i++;
+            if (!valid_primitive((const char *)s + start, i - start)) {
+                if (i == len && start < len &&
+                    (c == 't' || c == 'f' || c == 'n' || c == '-' || (c >= '0' && c <= '9')))
+                    goto part; /* "tr", "12." ...: cut short */
+                *pos = start;
+                return P_BAD;
+            }
+            int t = add_tok(d, J_PRIMITIVE, start, parent);
+            if (t < 0)
+                return P_NOMEM;
+            d->tok[t].end = (int32_t)i;
+        }
+        /* after a value: close what it completes, then the next value */
+        for (;;) {
+            if (depth == 0) {
+                *pos = i;
+                return P_OK;
+            }
+            int top = stack[depth - 1];
+            jtok *ct = &d->tok[top];
+            int object = ct->type == J_OBJECT;
+            if (d->n - 1 != top) {
+                /* a member or item was read (not an empty container's opening) */
+                if (object)
+                    d->tok[parent].next = d->n; /* the key's subtree ends here */
+                ct->size++;
+                i = skip_ws(s, i, len);
+                if (i >= len)
+                    goto part;
+                if (s[i] == ',') {
+                    *pos = i + 1;
+                    if (object) {
+                        if ((r = read_key(d, pos, top, &parent)) != P_OK)
+                            return r;
+                    } else {
+                        parent = top;
+                    }
+                    i = *pos;
+                    break;
+                }
+                if (s[i] != (object ? '}' : ']')) {
+                    *pos = i;
+                    return P_BAD;
+                }
+            }
+            /* s[i] closes top */
+            i++;
+            ct->end = (int32_t)i;
+            ct->next = d->n;
+            depth--;
+            parent = ct->parent;
+        }
+    }
+part:
+    *pos = len;
+    return P_PART;
+}
 static llmsvc_code fail(llmsvc_jdoc *d, llmsvc_error **err, const char *fmt, size_t at)
 {
     jdoc_free(d);
@@ -314,19 +417,20 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
     *out = NULL;
     if (len > (size_t)INT_MAX / 2)
         return err_set(err, LLMSVC_E_PROVIDER, "response body is larger than 1 GiB");
-    llmsvc_jdoc *d = calloc(1, sizeof *d);
+    /* room for the tokens of a typical indented body (one per ~10 bytes) */
+    int cap = (int)(len < 64 * 1024 ? len / 8 : 8 * 1024) + 8;
+    llmsvc_jdoc *d = malloc(sizeof *d + (size_t)cap * sizeof(jtok));
     if (!d)
         return err_give(err, err_nomem());
-    d->text = text;
-    d->len = len;
+    *d = (llmsvc_jdoc){.text = text, .len = len, .tok = d->inline_tok, .cap = cap};
     pthread_once(&cls_once, init_classes);
-    parser p = {d, text, len, 0};
-    skip_ws(&p);
-    if (p.pos == len)
+    const unsigned char *s = (const unsigned char *)text;
+    size_t pos = skip_ws(s, 0, len);
+    if (pos == len)
         return fail(d, err, "response body is empty (%zu bytes of white space)", len);
-    if (text[p.pos] != '{' && text[p.pos] != '[')
-        return fail(d, err, "response body is not a JSON object or array (byte %zu)", p.pos);
-    switch (parse_value(&p, -1, 0)) {
+    if (s[pos] != '{' && s[pos] != '[')
+        return fail(d, err, "response body is not a JSON object or array (byte %zu)", pos);
+    switch (parse_all(d, &pos)) {
     case P_OK:
         break;
     case P_NOMEM:
@@ -337,12 +441,11 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
     case P_DEEP:
         return fail(d, err, "response body nests deeper than %zu levels", MAX_DEPTH);
     default:
-        return fail(d, err, "response body is not valid JSON at byte %zu", p.pos);
+        return fail(d, err, "response body is not valid JSON at byte %zu", pos);
     }
-    skip_ws(&p);
-    if (p.pos < len)
-        return fail(d, err, "response body has extra data after its JSON value (byte %zu)",
-                    p.pos);
+    pos = skip_ws(s, pos, len);
+    if (pos < len)
+        return fail(d, err, "response body has extra data after its JSON value (byte %zu)", pos);
     *out = d;
     return LLMSVC_OK;
 }
@@ -351,9 +454,8 @@ void jdoc_free(llmsvc_jdoc *d)
 {
     if (!d)
         return;
-    free(d->tok);
-    free(d->end);
-    free(d->str_off);
+    if (d->tok != d->inline_tok)
+        free(d->tok);
     free(d->arena);
     free(d);
 }
@@ -412,15 +514,15 @@ int jdoc_next(const llmsvc_jdoc *d, int node)
     if (par < 0)
         return -1;
     if (d->tok[par].type == J_ARRAY) {
-        int next = d->end[node];
-        return next < d->end[par] ? next : -1;
+        int next = d->tok[node].next;
+        return next < d->tok[par].next ? next : -1;
     }
     /* an object member's value: its parent is the key, the key's parent the object */
     int obj = d->tok[par].parent;
     if (obj < 0)
         return -1;
-    int next_key = d->end[par];
-    return next_key + 1 < d->end[obj] ? next_key + 1 : -1;
+    int next_key = d->tok[par].next;
+    return next_key + 1 < d->tok[obj].next ? next_key + 1 : -1;
 }
 
 /* Compares a key token with a segment of a path. */
@@ -428,9 +530,8 @@ static int key_equals(llmsvc_jdoc *d, int key, const char *seg, size_t seglen)
 {
     const jtok *t = &d->tok[key];
     size_t klen = (size_t)(t->end - t->start);
-    const char *k = d->text + t->start;
-    if (!memchr(k, '\\', klen))
-        return klen == seglen && memcmp(k, seg, seglen) == 0;
+    if (!t->esc)
+        return klen == seglen && memcmp(d->text + t->start, seg, seglen) == 0;
     size_t ulen;
     const char *u = jdoc_str(d, key, &ulen);
     return u && ulen == seglen && memcmp(u, seg, seglen) == 0;
@@ -447,7 +548,10 @@ int jdoc_get(llmsvc_jdoc *d, int node, const char *path)
         const char *dot = strchr(seg, '.');
         size_t seglen = dot ? (size_t)(dot - seg) : strlen(seg);
         int found = -1;
-        for (int k = node + 1; k < d->end[node] && k + 1 < d->n; k = d->end[k]) {
+        for (int k = node + 1; k < d->tok[node].next && k + 1 < d->n; k = d->tok[k].next) {
+            const jtok *t = &d->tok[k];
+            if (!t->esc && (size_t)(t->end - t->start) != seglen)
+                continue; /* the usual miss: another length */
             if (key_equals(d, k, seg, seglen)) {
                 found = k + 1;
                 break;
@@ -569,34 +673,29 @@ const char *jdoc_str(llmsvc_jdoc *d, int node, size_t *len)
 {
     if (!valid(d, node) || d->tok[node].type != J_STRING)
         return NULL;
-    if (!d->arena) { /* the first string read: where unescaped strings go */
-        d->arena = malloc(d->len + (size_t)d->n + 1);
-        d->str_off = malloc((size_t)d->n * sizeof *d->str_off);
-        if (!d->arena || !d->str_off) {
-            free(d->arena);
-            free(d->str_off);
-            d->arena = NULL;
-            d->str_off = NULL;
-            return NULL;
-        }
-        for (int i = 0; i < d->n; i++)
-            d->str_off[i] = -1;
-    }
-    if (d->str_off[node] == -2)
+    jtok *t = &d->tok[node];
+    if (t->str == -2)
         return NULL; /* known bad escape */
-    if (d->str_off[node] < 0) {
-        const jtok *t = &d->tok[node];
+    if (t->str < 0) {
+        /* the first string read makes the arena: each string's text is
+         * shorter than its source with quotes, so len + 1 holds them all */
+        if (!d->arena && !(d->arena = malloc(d->len + 1)))
+            return NULL;
         char *o = d->arena + d->arena_used;
-        long w = unescape(d->text + t->start, (size_t)(t->end - t->start), o);
-        if (w < 0) {
-            d->str_off[node] = -2;
+        size_t n = (size_t)(t->end - t->start);
+        long w;
+        if (!t->esc) {
+            memcpy(o, d->text + t->start, n);
+            w = (long)n;
+        } else if ((w = unescape(d->text + t->start, n, o)) < 0) {
+            t->str = -2;
             return NULL;
         }
         o[w] = '\0';
-        d->str_off[node] = (int)d->arena_used;
+        t->str = (int32_t)d->arena_used;
         d->arena_used += (size_t)w + 1;
     }
-    const char *s = d->arena + d->str_off[node];
+    const char *s = d->arena + t->str;
     if (len)
         *len = strlen(s);
     return s;
@@ -618,6 +717,21 @@ static const char *number_text(const llmsvc_jdoc *d, int node, char *buf, size_t
 
 int64_t jdoc_int(const llmsvc_jdoc *d, int node, int64_t def)
 {
+    if (valid(d, node) && d->tok[node].type == J_PRIMITIVE) {
+        /* the usual case, a plain integer of up to 18 digits, read in place */
+        const jtok *t = &d->tok[node];
+        const char *p = d->text + t->start, *e = d->text + t->end;
+        int neg = *p == '-';
+        p += neg;
+        if (e - p >= 1 && e - p <= 18) {
+            int64_t v = 0;
+            const char *q = p;
+            while (q < e && *q >= '0' && *q <= '9')
+                v = v * 10 + (*q++ - '0');
+            if (q == e)
+                return neg ? -v : v;
+        }
+    }
     char buf[64];
     const char *s = number_text(d, node, buf, sizeof buf);
     if (!s)
