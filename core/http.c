@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "curl_dl.h"
+#include "spare.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +103,10 @@ void http_response_init(llmsvc_http_response *resp)
 
 void http_response_clear(llmsvc_http_response *resp)
 {
-    buf_free(&resp->body);
-    buf_free(&resp->header_block);
+    spare_give(SPARE_BODY, resp->body.data, resp->body.cap);
+    spare_give(SPARE_HEADERS, resp->header_block.data, resp->header_block.cap);
+    resp->body = (buf)BUF_INIT;
+    resp->header_block = (buf)BUF_INIT;
     resp->status = 0;
 }
 

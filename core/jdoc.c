@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "spare.h"
 
 /* One token: an object, array, string (start/end exclude the quotes) or
  * primitive. size counts an object's keys, an array's items, and is 1 for a
@@ -27,8 +28,9 @@ struct llmsvc_jdoc {
     size_t len;
     jtok *tok; /* inline_tok until the document outgrows it */
     int n, cap;
-    char *arena; /* unescaped strings; allocated at the first string read */
-    size_t arena_used;
+    char *arena; /* unescaped strings; taken at the first string read */
+    size_t arena_used, arena_cap;
+    size_t size; /* of this block (a spare, spare.h) */
     jtok inline_tok[]; /* allocated with the document: one malloc for most bodies */
 };
 
@@ -418,11 +420,16 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
     if (len > (size_t)INT_MAX / 2)
         return err_set(err, LLMSVC_E_PROVIDER, "response body is larger than 1 GiB");
     /* room for the tokens of a typical indented body (one per ~10 bytes) */
-    int cap = (int)(len < 64 * 1024 ? len / 8 : 8 * 1024) + 8;
-    llmsvc_jdoc *d = malloc(sizeof *d + (size_t)cap * sizeof(jtok));
+    size_t want = (len < 64 * 1024 ? len / 8 : 8 * 1024) + 8, size;
+    llmsvc_jdoc *d = spare_take(SPARE_JDOC, sizeof *d + want * sizeof(jtok), &size);
     if (!d)
         return err_give(err, err_nomem());
-    *d = (llmsvc_jdoc){.text = text, .len = len, .tok = d->inline_tok, .cap = cap};
+    size_t cap = (size - sizeof *d) / sizeof(jtok);
+    *d = (llmsvc_jdoc){.text = text,
+                       .len = len,
+                       .tok = d->inline_tok,
+                       .cap = cap < INT_MAX / 4 ? (int)cap : INT_MAX / 4,
+                       .size = size};
     pthread_once(&cls_once, init_classes);
     const unsigned char *s = (const unsigned char *)text;
     size_t pos = skip_ws(s, 0, len);
@@ -456,8 +463,8 @@ void jdoc_free(llmsvc_jdoc *d)
         return;
     if (d->tok != d->inline_tok)
         free(d->tok);
-    free(d->arena);
-    free(d);
+    spare_give(SPARE_ARENA, d->arena, d->arena_cap);
+    spare_give(SPARE_JDOC, d, d->size);
 }
 
 /* ---- navigation ---- */
@@ -679,7 +686,7 @@ const char *jdoc_str(llmsvc_jdoc *d, int node, size_t *len)
     if (t->str < 0) {
         /* the first string read makes the arena: each string's text is
          * shorter than its source with quotes, so len + 1 holds them all */
-        if (!d->arena && !(d->arena = malloc(d->len + 1)))
+        if (!d->arena && !(d->arena = spare_take(SPARE_ARENA, d->len + 1, &d->arena_cap)))
             return NULL;
         char *o = d->arena + d->arena_used;
         size_t n = (size_t)(t->end - t->start);

@@ -150,6 +150,8 @@ char *ju_to_string(const json_object *obj)
 }
 
 /* json_raw: a string object whose serializer prints its text unquoted. */
+const char ju_raw_marker[] = "json_raw";
+
 static int raw_serializer(json_object *jso, struct printbuf *pb, int level, int flags)
 {
     (void)level;
@@ -163,6 +165,6 @@ json_object *ju_raw(const char *text, size_t len)
         return NULL;
     json_object *o = json_object_new_string_len(text, (int)len);
     if (o)
-        json_object_set_serializer(o, raw_serializer, NULL, NULL);
+        json_object_set_serializer(o, raw_serializer, (void *)ju_raw_marker, NULL);
     return o;
 }

@@ -15,6 +15,8 @@ llmsvc_code ju_merge(json_object *dst, const json_object *src);
 llmsvc_code ju_set_path(json_object *obj, const char *path, json_object *value);
 /* A value that serializes as exactly text (JSON the caller vouches for). */
 json_object *ju_raw(const char *text, size_t len);
+/* The userdata of every ju_raw object (how json_write knows one). */
+extern const char ju_raw_marker[];
 /* A compact JSON text of obj, malloc'd. */
 char *ju_to_string(const json_object *obj);
 

@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "error.h"
 #include "ratelimit.h"
+#include "spare.h"
 #include "fsutil.h"
 #include "dirlist.h"
 #include "host.h"
@@ -246,6 +247,7 @@ LLMSVC_EXTERN void llmsvc_runtime_close(llmsvc_runtime *rt)
     free(rt->spec_path);
     free(rt->spec_problems);
     free(rt);
+    spare_release_thread(); /* this thread's; other threads' go when they exit */
 }
 
 LLMSVC_EXTERN const char *llmsvc_runtime_spec_problems(const llmsvc_runtime *rt)

@@ -18,6 +18,8 @@
 #include "curl_dl.h"
 #include "error.h"
 #include "http.h"
+#include "json_write.h"
+#include "spare.h"
 #include "sse.h"
 
 typedef struct sink {
@@ -41,6 +43,7 @@ typedef struct handle_node {
     char errbuf[CURL_ERROR_SIZE]; /* the handle's CURLOPT_ERRORBUFFER */
     struct curl_slist *headers;   /* the last call's header list ... */
     buf header_key;               /* ... and the header lines it was made of */
+    buf out;                      /* the request body's text, reused call after call */
 } handle_node;
 
 struct transport {
@@ -65,6 +68,7 @@ static void node_free(handle_node *n)
     c->easy_cleanup(n->curl);
     c->slist_free_all(n->headers);
     buf_free(&n->header_key);
+    buf_free(&n->out);
     free(n);
 }
 
@@ -184,6 +188,19 @@ static void decide_mode(sink *s)
         sse_init(&s->sse, s->max, on_sse, s->hs);
 }
 
+/* A response buffer's first block: the thread's spare (given back by
+ * http_response_clear). */
+static int first_block(buf *b, enum spare_kind kind, size_t need)
+{
+    size_t cap;
+    char *p = spare_take(kind, need, &cap);
+    if (!p)
+        return -1;
+    *b = (buf){p, 0, cap};
+    p[0] = '\0';
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     sink *s = user;
@@ -200,7 +217,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
         s->over = 1;
         return 0;
     }
-    if (!s->resp->body.cap && buf_reserve(&s->resp->body, n < 4096 ? 4096 : n) < 0) {
+    if (!s->resp->body.cap && first_block(&s->resp->body, SPARE_BODY, n + 1 < 4096 ? 4096 : n + 1) < 0) {
         s->oom = 1;
         return 0;
     }
@@ -216,7 +233,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
     sink *s = user;
     size_t n = size * nmemb;
     buf *hb = &s->resp->header_block;
-    if (!hb->cap && buf_reserve(hb, 1024) < 0) {
+    if (!hb->cap && first_block(hb, SPARE_HEADERS, 1024) < 0) {
         s->oom = 1;
         return 0;
     }
@@ -394,18 +411,20 @@ static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, co
         return code;
     n->s = (sink){.resp = resp, .max = o->max_bytes, .hs = hs, .c = c, .h = h};
     n->errbuf[0] = '\0';
-    size_t body_len = 0;
     const char *body = NULL;
-    if (req->body)
-        body = json_object_to_json_string_length(
-            req->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &body_len);
+    buf_clear(&n->out);
+    if (req->body) {
+        if (json_write(&n->out, req->body) < 0)
+            return err_give(err, err_nomem());
+        body = n->out.data;
+    }
     c->easy_setopt(h, CURLOPT_URL, req->url);
     c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     if (body) {
         c->easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n->out.len);
     } else {
         c->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
