@@ -4,7 +4,8 @@
  * that speaks the Responses API — by default the fake upstream, started here as
  * a separate process so its CPU is not ours — at 1 and at 32 threads, and the
  * same requests through a minimal libcurl loop (one keep-alive handle per
- * thread, same body and headers, body read but not parsed) as the baseline.
+ * thread; the very body and header lines llmsvc sends, built once by the same
+ * plugin; the answer read but not parsed) as the baseline.
  * Prints calls/s of each, their ratio, the process CPU per call, and the
  * core's own CPU per call measured without the network (resolve + validate +
  * build + serialize + parse of the same response, in a loop).
@@ -25,7 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "http.h"
+#include "json_write.h"
 #include "llmsvc/llmsvc.h"
 #include "request.h"
 #include "response.h"
@@ -88,7 +91,11 @@ static void *llmsvc_side(void *arg)
 
 /* ---- bare libcurl baseline ---- */
 
+/* What llmsvc sends, byte for byte: the plugin's body and headers plus the
+ * transport's own (baseline_request fills these). */
 static char *baseline_body;
+static char *baseline_headers[16];
+static size_t n_baseline_headers;
 
 static size_t sink(char *d, size_t s, size_t n, void *u)
 {
@@ -104,10 +111,8 @@ static void *curl_worker(void *arg)
     char url[1024];
     snprintf(url, sizeof url, "%s/responses", base_url);
     struct curl_slist *hdr = NULL;
-    hdr = curl_slist_append(hdr, "Authorization: Bearer sk-bench");
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    hdr = curl_slist_append(hdr, "Accept: application/json");
-    hdr = curl_slist_append(hdr, "Expect:");
+    for (size_t i = 0; i < n_baseline_headers; i++)
+        hdr = curl_slist_append(hdr, baseline_headers[i]);
     for (long i = 0; i < j->calls; i++) {
         size_t got = 0;
         curl_easy_setopt(h, CURLOPT_URL, url);
@@ -169,6 +174,47 @@ static result median(result *r, int n)
     result m = r[n / 2];
     m.failures = failures;
     return m;
+}
+
+/* The body and header lines llmsvc_call sends for the bench's request, built
+ * by the same plugin, for the baseline to send too. */
+static int baseline_request(llmsvc_runtime *rt)
+{
+    llmsvc_request *req;
+    llmsvc_request_new(&req);
+    llmsvc_request_set_provider(req, "openai");
+    llmsvc_request_set_model(req, model);
+    llmsvc_request_set_prompt(req, "Write a haiku about connection pooling.");
+    llmsvc_request_set_base_url(req, base_url);
+    call_ctx ctx;
+    llmsvc_error *e = NULL;
+    llmsvc_http_request hreq;
+    http_request_init(&hreq);
+    if (call_resolve(rt, req, NULL, &ctx, &e) != LLMSVC_OK ||
+        ctx.api->ops.build_request(ctx.api->state, &ctx.view, &hreq, &e) != LLMSVC_OK) {
+        fprintf(stderr, "bench: %s\n", llmsvc_error_message(e));
+        return -1;
+    }
+    add_call_headers(&ctx, &hreq);
+    buf body = BUF_INIT;
+    json_write(&body, hreq.body);
+    baseline_body = buf_steal(&body);
+    /* the plugin's headers, then the transport's own (core/transport.c) */
+    static const char *const fixed[] = {"Content-Type: application/json",
+                                        "Accept: application/json", "Expect:",
+                                        "User-Agent: llmsvc/" LLMSVC_VERSION_STRING};
+    for (size_t i = 0; i < hreq.n_headers && n_baseline_headers < 12; i++) {
+        size_t n = strlen(hreq.headers[i].name) + strlen(hreq.headers[i].value) + 3;
+        baseline_headers[n_baseline_headers] = malloc(n);
+        snprintf(baseline_headers[n_baseline_headers++], n, "%s: %s", hreq.headers[i].name,
+                 hreq.headers[i].value);
+    }
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        baseline_headers[n_baseline_headers++] = strdup(fixed[i]);
+    http_request_clear(&hreq);
+    call_ctx_clear(&ctx);
+    llmsvc_request_free(req);
+    return 0;
 }
 
 /* ---- the core's own CPU per call, no network ---- */
@@ -317,12 +363,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: %s\n", llmsvc_error_message(err));
         return 1;
     }
-    json_object *b = json_object_new_object();
-    json_object_object_add(b, "model", json_object_new_string(model));
-    json_object_object_add(b, "input",
-                           json_object_new_string("Write a haiku about connection pooling."));
-    baseline_body = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
-    json_object_put(b);
+    if (baseline_request(rt) < 0)
+        return 1;
 
     printf("upstream %s, model %s, %ld calls per run, median of %d alternating runs per side\n",
            base_url, model, n_calls, rounds);
@@ -367,6 +409,8 @@ int main(int argc, char **argv)
         free(body);
     }
     free(baseline_body);
+    for (size_t i = 0; i < n_baseline_headers; i++)
+        free(baseline_headers[i]);
     llmsvc_runtime_close(rt);
     curl_global_cleanup();
     if (fake > 0) {
