@@ -44,6 +44,9 @@ static void load(void)
         sym(dl, "curl_slist_append", &api.slist_append) ||
         sym(dl, "curl_slist_free_all", &api.slist_free_all) || sym(dl, "curl_getdate", &api.getdate))
         return; /* libcurl stays loaded: unloading it is never safe once initialised */
+    void *next = dlsym(dl, "curl_easy_nextheader"); /* optional */
+    if (next)
+        memcpy(&api.easy_nextheader, &next, sizeof next);
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
         snprintf(load_error, sizeof load_error, "curl_global_init failed: %s",

@@ -107,6 +107,7 @@ void http_response_clear(llmsvc_http_response *resp)
     spare_give(SPARE_HEADERS, resp->header_block.data, resp->header_block.cap);
     resp->body = (buf)BUF_INIT;
     resp->header_block = (buf)BUF_INIT;
+    resp->headers_in = NULL;
     resp->status = 0;
 }
 
@@ -122,8 +123,35 @@ const char *http_body(const llmsvc_http_response *resp, size_t *len)
     return resp ? buf_cstr(&resp->body) : "";
 }
 
+/* header_block from the headers libcurl kept of the last transfer. */
+static void fill_headers(llmsvc_http_response *resp)
+{
+    const curl_api *c = curl_api_loaded();
+    CURL *h = resp->headers_in;
+    resp->headers_in = NULL;
+    buf *hb = &resp->header_block;
+    struct curl_header *prev = NULL, *hd;
+    while ((hd = c->easy_nextheader(h, CURLH_HEADER, -1, prev)) != NULL) {
+        if (!hb->cap) {
+            size_t cap;
+            char *p = spare_take(SPARE_HEADERS, 1024, &cap);
+            if (!p)
+                return;
+            *hb = (buf){p, 0, cap};
+        }
+        if (buf_append(hb, hd->name, strlen(hd->name) + 1) < 0 ||
+            buf_append(hb, hd->value, strlen(hd->value) + 1) < 0)
+            return; /* out of memory: the headers read so far */
+        prev = hd;
+    }
+}
+
+/* Headers are looked up by name, case-insensitively; the block is filled
+ * from libcurl at the first lookup (a lazy cache: the response reads as const). */
 const char *http_header(const llmsvc_http_response *resp, const char *name)
 {
+    if (resp && resp->headers_in)
+        fill_headers((llmsvc_http_response *)resp);
     if (!resp || !name || !resp->header_block.data)
         return NULL;
     const char *p = resp->header_block.data, *end = p + resp->header_block.len;

@@ -34,6 +34,9 @@ struct llmsvc_http_response {
     int status;
     buf body;
     buf header_block; /* "name\0value\0" pairs of the final response's headers */
+    void *headers_in; /* when set, the libcurl handle that still holds them:
+                         header_block is filled at the first lookup (most
+                         answers are read without one) */
 };
 
 void http_request_init(llmsvc_http_request *req);

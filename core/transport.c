@@ -129,8 +129,10 @@ static void set_fixed_options(const curl_api *c, handle_node *n)
     c->easy_setopt(h, CURLOPT_ERRORBUFFER, n->errbuf);
     c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     c->easy_setopt(h, CURLOPT_WRITEDATA, &n->s);
-    c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    c->easy_setopt(h, CURLOPT_HEADERDATA, &n->s);
+    if (!c->easy_nextheader) { /* else read from libcurl when asked (http_header) */
+        c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        c->easy_setopt(h, CURLOPT_HEADERDATA, &n->s);
+    }
 }
 
 static handle_node *thread_handle(transport *t, const curl_api *c)
@@ -449,6 +451,8 @@ static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, co
         if (n->s.mode == 2)
             sse_free(&n->s.sse);
     }
+    if (c->easy_nextheader && resp->status) /* kept by libcurl until the handle's next transfer */
+        resp->headers_in = h;
     c->easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* the body is freed after this call */
     n->s.resp = NULL;
     n->s.hs = NULL;
