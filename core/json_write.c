@@ -1,6 +1,7 @@
 #include "json_write.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,55 +10,92 @@
 #define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define MAX_DEPTH 1000 /* deeper trees (never a request) are printed by json-c */
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+/* Nonzero when a byte of x is zero (is below n). */
+#define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
+#define HAS_LESS(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
+
+/* 1 for the bytes a JSON string cannot hold as they are. */
+static const unsigned char must_escape[256] = {
+    [0] = 1,  [1] = 1,  [2] = 1,  [3] = 1,  [4] = 1,  [5] = 1,  [6] = 1,  [7] = 1,
+    [8] = 1,  [9] = 1,  [10] = 1, [11] = 1, [12] = 1, [13] = 1, [14] = 1, [15] = 1,
+    [16] = 1, [17] = 1, [18] = 1, [19] = 1, [20] = 1, [21] = 1, [22] = 1, [23] = 1,
+    [24] = 1, [25] = 1, [26] = 1, [27] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1,
+    ['"'] = 1, ['\\'] = 1};
+
+static inline int put(buf *out, char c)
+{
+    if (out->len + 2 > out->cap && buf_reserve(out, 1) < 0)
+        return -1;
+    out->data[out->len++] = c;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 /* Escapes as json-c does: '"', '\\', and control characters (\b \f \n \r \t
- * by name, the others as \u00XX); everything else, UTF-8 included, as is. */
+ * by name, the others as \u00XX); everything else, UTF-8 included, as is.
+ * Written straight into the buffer, a chunk at a time (room for the worst
+ * case of each chunk: six bytes a byte). */
 static int write_string(buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (buf_reserve(out, n + 2) < 0 || buf_putc(out, '"') < 0)
+    if (put(out, '"') < 0)
         return -1;
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (buf_append(out, s + run, i - run) < 0)
+    for (size_t at = 0; at < n;) {
+        size_t chunk = n - at < 4096 ? n - at : 4096;
+        if (buf_reserve(out, 6 * chunk) < 0)
             return -1;
-        run = i + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t len = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
+        char *o = out->data + out->len;
+        size_t i = at, end = at + chunk;
+        while (i + 8 <= end) { /* eight plain bytes at a time (SWAR) */
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (HAS_ZERO(w ^ (ONES * '"')) | HAS_ZERO(w ^ (ONES * '\\')) | HAS_LESS(w, 0x20))
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
         }
-        if (buf_append(out, esc, len) < 0)
-            return -1;
+        for (; i < end; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (!must_escape[c]) {
+                *o++ = (char)c;
+                continue;
+            }
+            *o++ = '\\';
+            switch (c) {
+            case '"':
+            case '\\':
+                *o++ = (char)c;
+                break;
+            case '\b':
+                *o++ = 'b';
+                break;
+            case '\f':
+                *o++ = 'f';
+                break;
+            case '\n':
+                *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = 'r';
+                break;
+            case '\t':
+                *o++ = 't';
+                break;
+            default:
+                memcpy(o, "u00", 3);
+                o[3] = hex[c >> 4];
+                o[4] = hex[c & 15];
+                o += 5;
+            }
+        }
+        out->len = (size_t)(o - out->data);
+        out->data[out->len] = '\0';
+        at += chunk;
     }
-    if (buf_append(out, s + run, n - run) < 0)
-        return -1;
-    return buf_putc(out, '"');
+    return put(out, '"');
 }
 
 /* json-c's own text for a node (its serializer, its number format). */
@@ -97,27 +135,27 @@ static int write_node(buf *out, json_object *o, int depth)
         return write_string(out, json_object_get_string(o),
                             (size_t)json_object_get_string_len(o));
     case json_type_array: {
-        if (buf_putc(out, '[') < 0)
+        if (put(out, '[') < 0)
             return -1;
         size_t n = json_object_array_length(o);
         for (size_t i = 0; i < n; i++)
-            if ((i && buf_putc(out, ',') < 0) ||
+            if ((i && put(out, ',') < 0) ||
                 write_node(out, json_object_array_get_idx(o, i), depth + 1) < 0)
                 return -1;
-        return buf_putc(out, ']');
+        return put(out, ']');
     }
     case json_type_object: {
-        if (buf_putc(out, '{') < 0)
+        if (put(out, '{') < 0)
             return -1;
         int first = 1;
         json_object_object_foreach(o, key, val)
         {
-            if ((!first && buf_putc(out, ',') < 0) || write_string(out, key, strlen(key)) < 0 ||
-                buf_putc(out, ':') < 0 || write_node(out, val, depth + 1) < 0)
+            if ((!first && put(out, ',') < 0) || write_string(out, key, strlen(key)) < 0 ||
+                put(out, ':') < 0 || write_node(out, val, depth + 1) < 0)
                 return -1;
             first = 0;
         }
-        return buf_putc(out, '}');
+        return put(out, '}');
     }
     default: /* doubles: json-c's format */
         return write_by_json_c(out, o);
