@@ -224,11 +224,11 @@ static llmsvc_code set_auth(const llmsvc_call_info *call, llmsvc_http_request *o
     int n = ascii_ieq(name, "authorization") ? snprintf(value, sizeof value, "Bearer %s", key)
                                              : snprintf(value, sizeof value, "%s", key);
     if (n < 0 || (size_t)n >= sizeof value) {
-        memset(value, 0, sizeof value);
+        explicit_bzero(value, sizeof value);
         return CONFIG_ERROR("the API key of provider '%s' is too long", call->provider);
     }
     llmsvc_code rc = host->http_add_header(out, name, value, 1);
-    memset(value, 0, sizeof value);
+    explicit_bzero(value, (size_t)n); /* the bytes written, not all 4 KB */
     return rc;
 }
 

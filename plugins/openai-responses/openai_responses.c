@@ -334,13 +334,13 @@ static llmsvc_code set_auth(const llmsvc_call_info *call, llmsvc_http_request *o
     char auth[4096];
     n = snprintf(auth, sizeof auth, "Bearer %s", call->api_key);
     if (n < 0 || (size_t)n >= sizeof auth) {
-        memset(auth, 0, sizeof auth);
+        explicit_bzero(auth, sizeof auth);
         *err = host->error_new(LLMSVC_E_CONFIG, "the API key of provider '%s' is too long",
                                call->provider);
         return LLMSVC_E_CONFIG;
     }
     rc = host->http_add_header(out, "Authorization", auth, 1);
-    memset(auth, 0, sizeof auth);
+    explicit_bzero(auth, (size_t)n); /* the bytes written: not the whole 4 KB, every call */
     return rc;
 }
 
