@@ -82,12 +82,19 @@ static int is_number(const char *s, size_t n)
     return i == n;
 }
 
-static int valid_primitive(const char *s, size_t n)
+/* s[0] exists (the caller is at a value's first byte). */
+static inline int valid_primitive(const char *s, size_t n)
 {
-    if ((n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "null", 4))) ||
-        (n == 5 && !memcmp(s, "false", 5)))
-        return 1;
-    return is_number(s, n);
+    switch (s[0]) {
+    case 't':
+        return n == 4 && s[1] == 'r' && s[2] == 'u' && s[3] == 'e';
+    case 'f':
+        return n == 5 && s[1] == 'a' && s[2] == 'l' && s[3] == 's' && s[4] == 'e';
+    case 'n':
+        return n == 4 && s[1] == 'u' && s[2] == 'l' && s[3] == 'l';
+    default:
+        return is_number(s, n);
+    }
 }
 
 /* Character classes, by byte: white space; ends a primitive; ends the plain
@@ -134,6 +141,8 @@ HOT size_t skip_ws(const unsigned char *s, size_t i, size_t len)
 {
     if (i < len && s[i] > ' ')
         return i; /* the usual case: no white space at all */
+    if (i + 1 < len && s[i] == ' ' && s[i + 1] > ' ')
+        return i + 1; /* the next: one space, as after a colon */
 #if JDOC_SSE2
     const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
                   tab = _mm_set1_epi8('\t');
