@@ -64,15 +64,25 @@ typedef struct job {
     long failures;
 } job;
 
-static void *llmsvc_side(void *arg)
+/* The request every side sends. */
+static llmsvc_request *bench_request(void)
 {
-    job *j = arg;
     llmsvc_request *req;
-    llmsvc_request_new(&req);
+    if (llmsvc_request_new(&req) != LLMSVC_OK) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
     llmsvc_request_set_provider(req, "openai");
     llmsvc_request_set_model(req, model);
     llmsvc_request_set_prompt(req, "Write a haiku about connection pooling.");
     llmsvc_request_set_base_url(req, base_url);
+    return req;
+}
+
+static void *llmsvc_side(void *arg)
+{
+    job *j = arg;
+    llmsvc_request *req = bench_request();
     llmsvc_request_set_max_retries(req, 0);
     for (long i = 0; i < j->calls; i++) {
         llmsvc_response *resp = NULL;
@@ -180,12 +190,7 @@ static result median(result *r, int n)
  * by the same plugin, for the baseline to send too. */
 static int baseline_request(llmsvc_runtime *rt)
 {
-    llmsvc_request *req;
-    llmsvc_request_new(&req);
-    llmsvc_request_set_provider(req, "openai");
-    llmsvc_request_set_model(req, model);
-    llmsvc_request_set_prompt(req, "Write a haiku about connection pooling.");
-    llmsvc_request_set_base_url(req, base_url);
+    llmsvc_request *req = bench_request();
     call_ctx ctx;
     llmsvc_error *e = NULL;
     llmsvc_http_request hreq;
@@ -199,18 +204,15 @@ static int baseline_request(llmsvc_runtime *rt)
     buf body = BUF_INIT;
     json_write(&body, hreq.body);
     baseline_body = buf_steal(&body);
-    /* the plugin's headers, then the transport's own (core/transport.c) */
-    static const char *const fixed[] = {"Content-Type: application/json",
-                                        "Accept: application/json", "Expect:",
-                                        "User-Agent: llmsvc/" LLMSVC_VERSION_STRING};
+    /* the plugin's headers, then the transport's own */
     for (size_t i = 0; i < hreq.n_headers && n_baseline_headers < 12; i++) {
         size_t n = strlen(hreq.headers[i].name) + strlen(hreq.headers[i].value) + 3;
         baseline_headers[n_baseline_headers] = malloc(n);
         snprintf(baseline_headers[n_baseline_headers++], n, "%s: %s", hreq.headers[i].name,
                  hreq.headers[i].value);
     }
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        baseline_headers[n_baseline_headers++] = strdup(fixed[i]);
+    for (size_t i = 0; transport_fixed_headers[i] && n_baseline_headers < 16; i++)
+        baseline_headers[n_baseline_headers++] = strdup(transport_fixed_headers[i]);
     http_request_clear(&hreq);
     call_ctx_clear(&ctx);
     llmsvc_request_free(req);
@@ -221,12 +223,7 @@ static int baseline_request(llmsvc_runtime *rt)
 
 static double core_cpu_us(llmsvc_runtime *rt, const char *fixture_body)
 {
-    llmsvc_request *req;
-    llmsvc_request_new(&req);
-    llmsvc_request_set_provider(req, "openai");
-    llmsvc_request_set_model(req, model);
-    llmsvc_request_set_prompt(req, "Write a haiku about connection pooling.");
-    llmsvc_request_set_base_url(req, base_url);
+    llmsvc_request *req = bench_request();
     llmsvc_request_set_api_key(req, "sk-bench");
     llmsvc_http_response hr;
     http_response_init(&hr);

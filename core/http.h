@@ -82,6 +82,9 @@ typedef struct http_stream {
 
 /* NULL on OOM. libcurl itself is loaded on the first send. */
 transport *transport_new(void);
+/* The header lines the transport adds to every request unless the request
+ * sets the same header itself (NULL-terminated). */
+extern const char *const transport_fixed_headers[];
 void transport_free(transport *t);
 /* Sends req; fills resp with whatever status came back. Errors only for no
  * complete HTTP response: TRANSPORT (connect, timeout, cut) or PROVIDER

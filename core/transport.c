@@ -356,9 +356,7 @@ static int has_header(const llmsvc_http_request *req, const char *line)
 static llmsvc_code use_headers(const curl_api *c, handle_node *n,
                                const llmsvc_http_request *req, llmsvc_error **err)
 {
-    static const char *const fixed[] = {"Content-Type: application/json",
-                                        "Accept: application/json", "Expect:",
-                                        ("User-Agent: llmsvc/" LLMSVC_VERSION_STRING)};
+    const char *const *fixed = transport_fixed_headers;
     if (n->headers && same_lines(req, &n->header_key))
         return LLMSVC_OK;
     buf lines = BUF_INIT;
@@ -376,7 +374,7 @@ static llmsvc_code use_headers(const curl_api *c, handle_node *n,
             goto nomem;
         list = next;
     }
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+    for (size_t i = 0; fixed[i]; i++) {
         if (has_header(req, fixed[i])) /* the request's own wins */
             continue;
         struct curl_slist *next = c->slist_append(list, fixed[i]);
@@ -395,6 +393,11 @@ nomem:
     buf_free(&lines);
     return err_give(err, err_nomem());
 }
+
+const char *const transport_fixed_headers[] = {"Content-Type: application/json",
+                                               "Accept: application/json", "Expect:",
+                                               ("User-Agent: llmsvc/" LLMSVC_VERSION_STRING),
+                                               NULL};
 
 static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, const http_opts *o,
                                 llmsvc_http_response *resp, http_stream *hs, llmsvc_error **err)
