@@ -164,13 +164,16 @@ static bucket *bucket_get(limiter *l, const char *key, const limit_rule *rule, d
     return b;
 }
 
+/* The bucket's clock never goes back: a caller that read the clock before
+ * another took the lock refills nothing (moving updated_ms back would count
+ * the time between the two twice, and let calls through early). */
 static void refill(bucket *b, const limit_rule *rule, double now)
 {
     double dt = (now - b->updated_ms) / 1000;
-    if (dt > 0) {
-        b->req_level = fmin(rule->request_burst, b->req_level + dt * rule->requests_per_sec);
-        b->tok_level = fmin(rule->token_burst, b->tok_level + dt * rule->tokens_per_sec);
-    }
+    if (dt <= 0)
+        return;
+    b->req_level = fmin(rule->request_burst, b->req_level + dt * rule->requests_per_sec);
+    b->tok_level = fmin(rule->token_burst, b->tok_level + dt * rule->tokens_per_sec);
     b->updated_ms = now;
 }
 
