@@ -34,6 +34,15 @@ static void make_key(void)
     key_ok = pthread_key_create(&key, thread_exit) == 0;
 }
 
+/* A host that dlcloses the library must not have threads call thread_exit
+ * after its code is gone: their spares are then left to the process. */
+__attribute__((destructor)) static void unload(void)
+{
+    if (key_ok)
+        pthread_key_delete(key);
+    key_ok = 0;
+}
+
 void *spare_take(enum spare_kind kind, size_t min, size_t *cap)
 {
     spares *s = mine;
