@@ -25,8 +25,10 @@ void call_ctx_clear(call_ctx *ctx)
     ctx->owned_base_url = NULL;
     specset_release(ctx->specs);
     ctx->specs = NULL;
-    free(ctx->messages);
-    free(ctx->tools);
+    if (ctx->messages != &ctx->one_message)
+        free(ctx->messages);
+    if (ctx->tools != &ctx->one_tool)
+        free(ctx->tools);
     ctx->messages = NULL;
     ctx->tools = NULL;
 }
@@ -356,8 +358,8 @@ static llmsvc_code check_conversation(const model_spec *m, const llmsvc_request 
         }
     }
     size_t n = req->n_messages + (req->prompt && *req->prompt ? 1 : 0);
-    ctx->messages = calloc(n ? n : 1, sizeof *ctx->messages);
-    ctx->tools = calloc(req->n_tools ? req->n_tools : 1, sizeof *ctx->tools);
+    ctx->messages = n <= 1 ? &ctx->one_message : calloc(n, sizeof *ctx->messages);
+    ctx->tools = req->n_tools <= 1 ? &ctx->one_tool : calloc(req->n_tools, sizeof *ctx->tools);
     if (!ctx->messages || !ctx->tools)
         return err_give(err, err_nomem());
     for (size_t i = 0; i < req->n_messages; i++) {

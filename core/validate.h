@@ -30,6 +30,8 @@ typedef struct call_ctx {
                                    (shallow: strings borrowed) */
     llmsvc_message *messages; /* the view's turns (owned array, borrowed strings) */
     llmsvc_tool *tools;
+    llmsvc_message one_message; /* messages and tools when there is one at most: */
+    llmsvc_tool one_tool;       /* no allocation for the usual call (never copy a ctx) */
     struct rl_ticket *ticket;   /* the attempt's rate-limit ticket (ratelimit.h), or NULL */
 } call_ctx;
 
