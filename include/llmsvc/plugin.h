@@ -376,6 +376,19 @@ typedef struct llmsvc_plugin_desc {
         LLMSVC_PLUGIN_ABI_MAJOR, LLMSVC_PLUGIN_ABI_MINOR, (uint32_t)sizeof(llmsvc_plugin_desc), \
         (name_), (version_), (description_), (init_)}
 
+/* The descriptor of a plugin that speaks one protocol: its init keeps the
+ * host table in host_var_ (a `static const llmsvc_host *` of the plugin) and
+ * registers ops_. The loader has already refused a plugin built for a newer
+ * ABI minor, so the table holds every function this header lists. */
+#define LLMSVC_PLUGIN_DEFINE_API(name_, version_, description_, ops_, host_var_)          \
+    static llmsvc_code llmsvc_plugin_init_(const llmsvc_host *h_, llmsvc_registrar *reg_,   \
+                                           llmsvc_error **err_)                            \
+    {                                                                                      \
+        (host_var_) = h_;                                                                  \
+        return h_->register_api(reg_, &(ops_), err_);                                      \
+    }                                                                                      \
+    LLMSVC_PLUGIN_DEFINE(name_, version_, description_, llmsvc_plugin_init_)
+
 #ifdef __cplusplus
 }
 #endif

@@ -1131,14 +1131,5 @@ static const llmsvc_api_ops ops = {
     .stream_free = stream_free,
 };
 
-static llmsvc_code plugin_init(const llmsvc_host *h, llmsvc_registrar *reg, llmsvc_error **err)
-{
-    if (h->size < sizeof(llmsvc_host)) {
-        *err = h->error_new(LLMSVC_E_CONFIG, "the core's host table is older than this plugin");
-        return LLMSVC_E_CONFIG;
-    }
-    host = h;
-    return h->register_api(reg, &ops, err);
-}
-
-LLMSVC_PLUGIN_DEFINE("anthropic", "1.0.0", "Anthropic Messages API (POST /messages)", plugin_init);
+LLMSVC_PLUGIN_DEFINE_API("anthropic", "1.0.0", "Anthropic Messages API (POST /messages)", ops,
+                         host);

@@ -1234,16 +1234,6 @@ static const llmsvc_api_ops ops = {
     .stream_free = stream_free,
 };
 
-static llmsvc_code plugin_init(const llmsvc_host *h, llmsvc_registrar *reg, llmsvc_error **err)
-{
-    if (h->size < sizeof(llmsvc_host)) {
-        *err = h->error_new(LLMSVC_E_CONFIG, "the core's host table is older than this plugin");
-        return LLMSVC_E_CONFIG;
-    }
-    host = h;
-    return h->register_api(reg, &ops, err);
-}
-
-LLMSVC_PLUGIN_DEFINE("gemini", "1.0.0",
-                     "Google Gemini API (models/{model}:generateContent, streamGenerateContent)",
-                     plugin_init);
+LLMSVC_PLUGIN_DEFINE_API("gemini", "1.0.0",
+                         "Google Gemini API (models/{model}:generateContent, streamGenerateContent)",
+                         ops, host);

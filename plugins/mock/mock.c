@@ -365,11 +365,5 @@ static const llmsvc_api_ops mock_ops = {
     .execute_stream = mock_execute_stream,
 };
 
-static llmsvc_code mock_init(const llmsvc_host *h, llmsvc_registrar *reg, llmsvc_error **err)
-{
-    host = h;
-    return h->register_api(reg, &mock_ops, err);
-}
-
-LLMSVC_PLUGIN_DEFINE("mock", "1.0.0", "deterministic provider with no network, for tests",
-                     mock_init);
+LLMSVC_PLUGIN_DEFINE_API("mock", "1.0.0", "deterministic provider with no network, for tests",
+                         mock_ops, host);
