@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -27,6 +28,25 @@ int cli_common_opt(cli_common *c, int opt, const char *arg)
     default:
         return 0;
     }
+}
+
+int cli_common_only(const char *cmd, const char *usage_text, int argc, char **argv,
+                    cli_common *c)
+{
+    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == OPT_HELP) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (!cli_common_opt(c, opt, optarg))
+            return cli_usage(cmd, "unknown or incomplete option");
+    }
+    if (optind < argc)
+        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    return -1;
 }
 
 int cli_exit_code(llmsvc_code code)

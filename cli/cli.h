@@ -54,6 +54,11 @@ enum {
 
 /* Handles a common option; 1 if it was one. */
 int cli_common_opt(cli_common *c, int opt, const char *arg);
+/* Reads the arguments of a subcommand that takes the common options and
+ * nothing else: -1 to go on, or the exit code to return (--help printed
+ * usage_text, or a usage error was reported). */
+int cli_common_only(const char *cmd, const char *usage_text, int argc, char **argv,
+                    cli_common *c);
 /* The exit code for an error class. */
 int cli_exit_code(llmsvc_code code);
 /* Prints err: "llmsvc: <class>: <message>" on stderr, or with json

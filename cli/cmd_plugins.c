@@ -1,5 +1,4 @@
 /* llmsvc plugins — every plugin file tried, loaded or refused and why. */
-#include <getopt.h>
 #include <json-c/json.h>
 
 #include "cli.h"
@@ -22,20 +21,10 @@ static const char *str(json_object *o, const char *key)
 
 int cmd_plugins(int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     cli_common c = {0};
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (opt == OPT_HELP) {
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        }
-        if (!cli_common_opt(&c, opt, optarg))
-            return cli_usage("plugins", "unknown or incomplete option");
-    }
-    if (optind < argc)
-        return cli_usage("plugins", "unexpected argument '%s'", argv[optind]);
+    int done = cli_common_only("plugins", usage_text, argc, argv, &c);
+    if (done >= 0)
+        return done;
     c.quiet = 1; /* refusals are the output here, not warnings */
     llmsvc_runtime *rt;
     int rc = cli_open(&c, &rt);

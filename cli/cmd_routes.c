@@ -1,5 +1,4 @@
 /* llmsvc routes — the routes, rate limits and budgets of the loaded routes files. */
-#include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -89,20 +88,10 @@ static void print_rest(json_object *limits, json_object *budgets)
 
 int cmd_routes(int argc, char **argv)
 {
-    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     cli_common c = {0};
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (opt == OPT_HELP) {
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        }
-        if (!cli_common_opt(&c, opt, optarg))
-            return cli_usage("routes", "unknown or incomplete option");
-    }
-    if (optind < argc)
-        return cli_usage("routes", "unexpected argument '%s'", argv[optind]);
+    int done = cli_common_only("routes", usage_text, argc, argv, &c);
+    if (done >= 0)
+        return done;
     llmsvc_runtime *rt;
     int rc = cli_open(&c, &rt);
     if (rc != EXIT_OK)
