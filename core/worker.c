@@ -45,7 +45,8 @@ struct llmsvc_worker {
     atomic_long succeeded, failed, requeued;
 };
 
-static void sleep_cond(llmsvc_worker *w, long ms)
+/* ms from now on the clock pthread_cond_timedwait reads. */
+static struct timespec deadline_in(long ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -55,6 +56,12 @@ static void sleep_cond(llmsvc_worker *w, long ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    return until;
+}
+
+static void sleep_cond(llmsvc_worker *w, long ms)
+{
+    struct timespec until = deadline_in(ms);
     pthread_mutex_lock(&w->mu);
     if (!atomic_load(&w->stopping))
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
@@ -320,14 +327,7 @@ LLMSVC_EXTERN int llmsvc_worker_drain(llmsvc_worker *w, long drain_ms)
     if (!w)
         return 0;
     atomic_store(&w->stopping, 1);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += drain_ms / 1000;
-    until.tv_nsec += (drain_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = deadline_in(drain_ms);
     pthread_mutex_lock(&w->mu);
     pthread_cond_broadcast(&w->cv);
     while (w->running > 0 && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
