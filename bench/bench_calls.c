@@ -196,11 +196,10 @@ static int baseline_request(llmsvc_runtime *rt)
     llmsvc_http_request hreq;
     http_request_init(&hreq);
     if (call_resolve(rt, req, NULL, &ctx, &e) != LLMSVC_OK ||
-        ctx.api->ops.build_request(ctx.api->state, &ctx.view, &hreq, &e) != LLMSVC_OK) {
+        build_http(&ctx, &hreq, &e) != LLMSVC_OK) {
         fprintf(stderr, "bench: %s\n", llmsvc_error_message(e));
         return -1;
     }
-    add_call_headers(&ctx, &hreq);
     buf body = BUF_INIT;
     json_write(&body, hreq.body);
     baseline_body = buf_steal(&body);

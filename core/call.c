@@ -70,7 +70,7 @@ static long backoff_ms(int retry, long retry_after_ms)
     return d - (long)((double)d * 0.25 * (jitter_rand() % 1000) / 1000.0);
 }
 
-void add_call_headers(const call_ctx *ctx, llmsvc_http_request *req)
+static void add_call_headers(const call_ctx *ctx, llmsvc_http_request *req)
 {
     const provider_spec *p = ctx->provider;
     for (size_t i = 0; i < p->n_headers; i++) {
@@ -81,6 +81,20 @@ void add_call_headers(const call_ctx *ctx, llmsvc_http_request *req)
     }
     for (size_t i = 0; i < ctx->req->n_headers; i++)
         http_add_header(req, ctx->req->headers[i].name, ctx->req->headers[i].value, 0);
+}
+
+llmsvc_code build_http(const call_ctx *ctx, llmsvc_http_request *req, llmsvc_error **e)
+{
+    const api_rec *api = ctx->api;
+    llmsvc_code code = api->ops.build_request(api->state, &ctx->view, req, e);
+    if (code != LLMSVC_OK) {
+        if (!*e)
+            *e = err_new(LLMSVC_E_TRANSFORM, "plugin '%s' could not build the request",
+                         api->ops.name);
+        return code;
+    }
+    add_call_headers(ctx, req);
+    return LLMSVC_OK;
 }
 
 static int is_retryable_status(int s)
@@ -143,14 +157,9 @@ llmsvc_code attempt(const llmsvc_runtime *rt, const call_ctx *ctx, const http_op
     llmsvc_http_response hr;
     http_request_init(&req);
     http_response_init(&hr);
-    llmsvc_code code = api->ops.build_request(api->state, &ctx->view, &req, e);
-    if (code != LLMSVC_OK) {
-        if (!*e)
-            *e = err_new(LLMSVC_E_TRANSFORM, "plugin '%s' could not build the request",
-                         api->ops.name);
+    llmsvc_code code = build_http(ctx, &req, e);
+    if (code != LLMSVC_OK)
         goto out;
-    }
-    add_call_headers(ctx, &req);
     code = transport_send(rt->tp, &req, o, &hr, e);
     if (code != LLMSVC_OK)
         goto out;

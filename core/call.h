@@ -6,8 +6,10 @@
 #include "stream.h"
 #include "validate.h"
 
-/* The spec's headers (values from variables marked secret) and the call's own. */
-void add_call_headers(const call_ctx *ctx, llmsvc_http_request *req);
+/* The HTTP request of an attempt: the plugin's (a TRANSFORM error when it
+ * fails without saying why), then the spec's headers (values from variables
+ * marked secret) and the call's own. */
+llmsvc_code build_http(const call_ctx *ctx, llmsvc_http_request *req, llmsvc_error **e);
 /* A non-2xx answer always ends as an API error carrying the status, the
  * retryability of its status and the provider's retry-after. */
 llmsvc_code classify(const call_ctx *ctx, const llmsvc_http_response *hr, llmsvc_code code,

@@ -89,14 +89,9 @@ llmsvc_code attempt_stream(const llmsvc_runtime *rt, const call_ctx *ctx, const 
     http_response_init(&hr);
     deliver_ctx d = {ctx, sink, NULL, LLMSVC_OK, NULL};
     http_stream hs = {deliver, &d, 0, 0};
-    llmsvc_code code = api->ops.build_request(api->state, &ctx->view, &req, e);
-    if (code != LLMSVC_OK) {
-        if (!*e)
-            *e = err_new(LLMSVC_E_TRANSFORM, "plugin '%s' could not build the request",
-                         api->ops.name);
+    llmsvc_code code = build_http(ctx, &req, e);
+    if (code != LLMSVC_OK)
         goto out;
-    }
-    add_call_headers(ctx, &req);
     code = transport_send_stream(rt->tp, &req, o, &hr, &hs, e);
     if (ctx->ticket && hr.status)
         limiter_observe(ctx->ticket, &hr);

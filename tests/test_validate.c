@@ -27,6 +27,7 @@ static void setup(void)
     tu_mkdtemp(plugins);
     tu_install_mock(plugins);
     tu_install_plugin(NULL, plugins, "probe");
+    tu_install_plugin(NULL, plugins, "buildfails");
     tu_log_init(&log_);
     llmsvc_options o;
     tu_options(&o, plugins, VSPECS, &log_);
@@ -428,6 +429,33 @@ START_TEST(a_missing_api_key_is_config_naming_the_variable)
 }
 END_TEST
 
+/* ---- a plugin that fails without saying why ---- */
+
+static int stop_at_first(void *user, const llmsvc_event *ev)
+{
+    (void)user;
+    (void)ev;
+    return 0;
+}
+
+START_TEST(a_request_the_plugin_cannot_build_is_a_transform_error_naming_the_plugin)
+{
+    llmsvc_request *req = tu_request("buildfails", "buildfails-1", "hi");
+    llmsvc_error *err = call_fails(req, LLMSVC_E_TRANSFORM);
+    tu_assert_has(llmsvc_error_message(err), "plugin 'test-buildfails' could not build the request");
+    llmsvc_error_free(err);
+    /* streaming goes the same way */
+    llmsvc_response *resp = NULL;
+    err = NULL;
+    tu_assert_code(llmsvc_call_stream(rt, req, stop_at_first, NULL, &resp, &err),
+                   LLMSVC_E_TRANSFORM, err);
+    tu_assert_has(llmsvc_error_message(err), "plugin 'test-buildfails' could not build the request");
+    llmsvc_error_free(err);
+    llmsvc_response_free(resp);
+    llmsvc_request_free(req);
+}
+END_TEST
+
 /* ---- the OpenAI lineup of the shipped specs, with no OpenAI plugin ---- */
 
 START_TEST(the_original_modules_retired_openai_models_fail_naming_the_replacement)
@@ -493,6 +521,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, a_deprecated_model_works_and_warns_exactly_once);
     tcase_add_test(tc, a_model_past_its_shutdown_fails_naming_the_replacement);
     tcase_add_test(tc, a_missing_api_key_is_config_naming_the_variable);
+    tcase_add_test(tc, a_request_the_plugin_cannot_build_is_a_transform_error_naming_the_plugin);
     tcase_add_test(tc, the_original_modules_retired_openai_models_fail_naming_the_replacement);
     suite_add_tcase(s, tc);
     return s;

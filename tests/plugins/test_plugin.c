@@ -9,6 +9,8 @@
  *   TP_INIT_FAILS        the descriptor's init fails with CONFIG
  *   TP_OPS_INIT_FAILS    the protocol's own init op fails
  *   TP_REGISTER_NOTHING  init succeeds without registering a protocol
+ *   TP_BUILD_FAILS       an HTTP protocol whose build_request fails without
+ *                        saying why (the core must say it for the plugin)
  *
  * The protocol it registers has an `execute` op that answers with what it was
  * given, so tests can see what the core handed to a plugin:
@@ -46,6 +48,7 @@ static void put(char *b, size_t cap, size_t *len, const char *fmt, const char *s
         *len += (size_t)n;
 }
 
+__attribute__((unused)) /* by TP_BUILD_FAILS */
 static llmsvc_code tp_execute(void *state, const llmsvc_call_info *call, llmsvc_response *out,
                               llmsvc_error **err)
 {
@@ -95,6 +98,30 @@ static llmsvc_code tp_ops_init(void **state, llmsvc_error **err)
 }
 #endif
 
+#ifdef TP_BUILD_FAILS
+static llmsvc_code tp_build(void *state, const llmsvc_call_info *call, llmsvc_http_request *out,
+                            llmsvc_error **err)
+{
+    (void)state;
+    (void)call;
+    (void)out;
+    (void)err;
+    return LLMSVC_E_TRANSFORM; /* and no error object */
+}
+
+static llmsvc_code tp_parse(void *state, const llmsvc_call_info *call,
+                            const llmsvc_http_response *in, llmsvc_response *out,
+                            llmsvc_error **err)
+{
+    (void)state;
+    (void)call;
+    (void)in;
+    (void)out;
+    (void)err;
+    return LLMSVC_E_PROVIDER; /* never reached: nothing is sent */
+}
+#endif
+
 /* unused by the variants whose init registers nothing */
 __attribute__((unused)) static const llmsvc_api_ops tp_ops = {
     .size = sizeof(llmsvc_api_ops),
@@ -102,7 +129,12 @@ __attribute__((unused)) static const llmsvc_api_ops tp_ops = {
 #ifdef TP_OPS_INIT_FAILS
     .init = tp_ops_init,
 #endif
+#ifdef TP_BUILD_FAILS
+    .build_request = tp_build,
+    .parse_response = tp_parse,
+#else
     .execute = tp_execute,
+#endif
 };
 
 static llmsvc_code tp_init(const llmsvc_host *h, llmsvc_registrar *reg, llmsvc_error **err)
