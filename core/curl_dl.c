@@ -42,11 +42,9 @@ static void load(void)
         sym(dl, "curl_easy_cleanup", &api.easy_cleanup) ||
         sym(dl, "curl_easy_strerror", &api.easy_strerror) ||
         sym(dl, "curl_slist_append", &api.slist_append) ||
-        sym(dl, "curl_slist_free_all", &api.slist_free_all) || sym(dl, "curl_getdate", &api.getdate))
+        sym(dl, "curl_slist_free_all", &api.slist_free_all) || sym(dl, "curl_getdate", &api.getdate) ||
+        sym(dl, "curl_easy_nextheader", &api.easy_nextheader)) /* 7.83; Debian 12 has 7.88 */
         return; /* libcurl stays loaded: unloading it is never safe once initialised */
-    void *next = dlsym(dl, "curl_easy_nextheader"); /* optional */
-    if (next)
-        memcpy(&api.easy_nextheader, &next, sizeof next);
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
         snprintf(load_error, sizeof load_error, "curl_global_init failed: %s",

@@ -23,7 +23,7 @@ typedef struct curl_api {
     struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
     void (*slist_free_all)(struct curl_slist *l);
     time_t (*getdate)(const char *s, const time_t *unused);
-    /* libcurl >= 7.83 (NULL before): the headers it kept of the last transfer */
+    /* the headers libcurl kept of the last transfer (libcurl >= 7.83) */
     struct curl_header *(*easy_nextheader)(CURL *h, unsigned int origin, int request,
                                            struct curl_header *prev);
 } curl_api;

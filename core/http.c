@@ -132,14 +132,8 @@ static void fill_headers(llmsvc_http_response *resp)
     buf *hb = &resp->header_block;
     struct curl_header *prev = NULL, *hd;
     while ((hd = c->easy_nextheader(h, CURLH_HEADER, -1, prev)) != NULL) {
-        if (!hb->cap) {
-            size_t cap;
-            char *p = spare_take(SPARE_HEADERS, 1024, &cap);
-            if (!p)
-                return;
-            *hb = (buf){p, 0, cap};
-        }
-        if (buf_append(hb, hd->name, strlen(hd->name) + 1) < 0 ||
+        if ((!hb->cap && spare_buf(hb, SPARE_HEADERS, 1024) < 0) ||
+            buf_append(hb, hd->name, strlen(hd->name) + 1) < 0 ||
             buf_append(hb, hd->value, strlen(hd->value) + 1) < 0)
             return; /* out of memory: the headers read so far */
         prev = hd;

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "buf.h"
+
 typedef struct spares {
     void *p[SPARE_KINDS];
     size_t cap[SPARE_KINDS];
@@ -79,6 +81,17 @@ void spare_give(enum spare_kind kind, void *p, size_t cap)
     free(s->p[kind]); /* keep the larger of the two */
     s->p[kind] = p;
     s->cap[kind] = cap;
+}
+
+int spare_buf(buf *b, enum spare_kind kind, size_t need)
+{
+    size_t cap;
+    char *p = spare_take(kind, need, &cap);
+    if (!p)
+        return -1;
+    *b = (buf){p, 0, cap};
+    p[0] = '\0';
+    return 0;
 }
 
 void spare_release_thread(void)

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+struct buf;
+
 enum spare_kind { SPARE_BODY, SPARE_HEADERS, SPARE_JDOC, SPARE_ARENA, SPARE_KINDS };
 
 #define SPARE_MAX_BYTES (256 * 1024)
@@ -23,6 +25,10 @@ void *spare_take(enum spare_kind kind, size_t min, size_t *cap);
 /* Gives back a malloc'd block of cap bytes (NULL is ignored): kept as the
  * thread's spare of that kind, or freed. */
 void spare_give(enum spare_kind kind, void *p, size_t cap);
+/* Gives the empty buffer b the thread's spare of that kind (or a new block)
+ * of at least need bytes, for http_response_clear to give back; 0, or -1
+ * when memory runs out. */
+int spare_buf(struct buf *b, enum spare_kind kind, size_t need);
 /* Frees the calling thread's spares. */
 void spare_release_thread(void);
 

@@ -112,7 +112,6 @@ void transport_free(transport *t)
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user);
-static size_t on_header(char *data, size_t size, size_t nmemb, void *user);
 
 /* The options every call of this handle shares. */
 static void set_fixed_options(const curl_api *c, handle_node *n)
@@ -129,10 +128,7 @@ static void set_fixed_options(const curl_api *c, handle_node *n)
     c->easy_setopt(h, CURLOPT_ERRORBUFFER, n->errbuf);
     c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     c->easy_setopt(h, CURLOPT_WRITEDATA, &n->s);
-    if (!c->easy_nextheader) { /* else read from libcurl when asked (http_header) */
-        c->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        c->easy_setopt(h, CURLOPT_HEADERDATA, &n->s);
-    }
+    /* no header callback: http_header reads libcurl's own copy when asked */
 }
 
 static handle_node *thread_handle(transport *t, const curl_api *c)
@@ -190,19 +186,6 @@ static void decide_mode(sink *s)
         sse_init(&s->sse, s->max, on_sse, s->hs);
 }
 
-/* A response buffer's first block: the thread's spare (given back by
- * http_response_clear). */
-static int first_block(buf *b, enum spare_kind kind, size_t need)
-{
-    size_t cap;
-    char *p = spare_take(kind, need, &cap);
-    if (!p)
-        return -1;
-    *b = (buf){p, 0, cap};
-    p[0] = '\0';
-    return 0;
-}
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     sink *s = user;
@@ -219,41 +202,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
         s->over = 1;
         return 0;
     }
-    if (!s->resp->body.cap && first_block(&s->resp->body, SPARE_BODY, n + 1 < 4096 ? 4096 : n + 1) < 0) {
+    buf *body = &s->resp->body;
+    if (!body->cap && spare_buf(body, SPARE_BODY, n + 1 < 4096 ? 4096 : n + 1) < 0) {
         s->oom = 1;
         return 0;
     }
-    if (buf_append(&s->resp->body, data, n) < 0) {
-        s->oom = 1;
-        return 0;
-    }
-    return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
-{
-    sink *s = user;
-    size_t n = size * nmemb;
-    buf *hb = &s->resp->header_block;
-    if (!hb->cap && first_block(hb, SPARE_HEADERS, 1024) < 0) {
-        s->oom = 1;
-        return 0;
-    }
-    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        buf_clear(hb); /* a new response (after 100-continue or a redirect) */
-        return n;
-    }
-    const char *colon = memchr(data, ':', n);
-    if (!colon)
-        return n;
-    size_t nlen = (size_t)(colon - data);
-    const char *v = colon + 1, *end = data + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    if (buf_append(hb, data, nlen) < 0 || buf_putc(hb, '\0') < 0 ||
-        buf_append(hb, v, (size_t)(end - v)) < 0 || buf_putc(hb, '\0') < 0) {
+    if (buf_append(body, data, n) < 0) {
         s->oom = 1;
         return 0;
     }
@@ -454,7 +408,7 @@ static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, co
         if (n->s.mode == 2)
             sse_free(&n->s.sse);
     }
-    if (c->easy_nextheader && resp->status) /* kept by libcurl until the handle's next transfer */
+    if (resp->status) /* kept by libcurl until the handle's next transfer */
         resp->headers_in = h;
     c->easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* the body is freed after this call */
     n->s.resp = NULL;
