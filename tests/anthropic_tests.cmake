@@ -7,7 +7,7 @@
 # the core's parser a byte at a time.
 
 if(TARGET anthropic)
-  llmsvc_add_test(test_anthropic TIMEOUT 180)
+  llmsvc_add_test(test_anthropic TIMEOUT 180 SOURCES prototest.c)
   target_link_libraries(test_anthropic PRIVATE fake_upstream_lib)
   target_compile_definitions(test_anthropic PRIVATE ANTHROPIC_PLUGIN="$<TARGET_FILE:anthropic>")
   add_dependencies(test_anthropic anthropic)

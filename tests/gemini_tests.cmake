@@ -4,7 +4,7 @@
 # specs/google.yaml, so what runs is what ships.
 
 if(TARGET gemini)
-  llmsvc_add_test(test_gemini TIMEOUT 180)
+  llmsvc_add_test(test_gemini TIMEOUT 180 SOURCES prototest.c)
   target_link_libraries(test_gemini PRIVATE fake_upstream_lib)
   target_compile_definitions(test_gemini PRIVATE GEMINI_PLUGIN="$<TARGET_FILE:gemini>")
   add_dependencies(test_gemini gemini)

@@ -6,7 +6,7 @@
 # reads the shipped specs/openai.yaml, so what runs is what ships.
 
 foreach(_t test_openai_responses test_transport)
-  llmsvc_add_test(${_t} TIMEOUT 180)
+  llmsvc_add_test(${_t} TIMEOUT 180 SOURCES prototest.c)
   target_link_libraries(${_t} PRIVATE fake_upstream_lib)
   target_compile_definitions(${_t} PRIVATE OPENAI_PLUGIN="$<TARGET_FILE:openai-responses>")
   add_dependencies(${_t} openai-responses)

@@ -8,7 +8,7 @@
 # core's parser a byte at a time.
 
 if(TARGET openai-chat)
-  llmsvc_add_test(test_openai_chat TIMEOUT 180)
+  llmsvc_add_test(test_openai_chat TIMEOUT 180 SOURCES prototest.c)
   target_link_libraries(test_openai_chat PRIVATE fake_upstream_lib)
   target_compile_definitions(test_openai_chat PRIVATE
     OPENAI_CHAT_PLUGIN="$<TARGET_FILE:openai-chat>")

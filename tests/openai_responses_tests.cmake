@@ -6,7 +6,7 @@
 # temporary folder) over loopback HTTP against the fake upstream, and feeds its
 # SSE fixtures straight through the core's parser.
 
-llmsvc_add_test(test_openai_stream TIMEOUT 180)
+llmsvc_add_test(test_openai_stream TIMEOUT 180 SOURCES prototest.c)
 target_link_libraries(test_openai_stream PRIVATE fake_upstream_lib)
 target_compile_definitions(test_openai_stream PRIVATE OPENAI_PLUGIN="$<TARGET_FILE:openai-responses>")
 add_dependencies(test_openai_stream openai-responses)

@@ -40,54 +40,25 @@
 /* A distinctive one for the secrets tests. */
 #define SECRET_KEY "sk-ant-api03-LLMSVCsecretT3stK3y-9f3Kq7Zt2Wx8Vb4Nm6Lp1Rc5-AA"
 
-static char tmp[TU_PATH];
-static fake_upstream *fu;
-static llmsvc_runtime *rt;
-static tu_log logs;
-static char base[128]; /* the fake upstream's URL + "/v1" */
-
-/* assertions that never print the API key */
-#include "keysafe.h"
+/* the harness, with assertions that never print the API key */
+#define PROTO_FIXTURE_NAMES
+#include "prototest.h"
 
 /* ---- setup ---- */
 
 static void plugin_dir(char out[TU_PATH])
 {
-    snprintf(out, TU_PATH, "%s/plugins", tmp);
+    snprintf(out, TU_PATH, "%s", pf.plugins);
 }
 
 static void start_upstream(void)
 {
-    /* libcurl honours proxy variables; loopback must never go through one */
-    tu_setenv("no_proxy", "127.0.0.1,localhost");
-    tu_setenv("NO_PROXY", "127.0.0.1,localhost");
     tu_setenv("ANTHROPIC_API_KEY", TEST_KEY);
     tu_unsetenv("ANTHROPIC_BASE_URL");
-    tu_mkdtemp(tmp);
-    char plugins[TU_PATH];
-    plugin_dir(plugins);
-    ck_assert_int_eq(mkdir(plugins, 0700), 0);
-    tu_copy(NULL, ANTHROPIC_PLUGIN, plugins, "anthropic.so", 0755);
-    fu = fake_upstream_start(NULL, 0);
-    ck_assert_msg(fu != NULL, "the fake upstream did not start");
-    snprintf(base, sizeof base, "%s/v1", fake_upstream_url(fu));
-    tu_log_init(&logs);
+    proto_start(&pf, "/v1", ANTHROPIC_PLUGIN, "anthropic.so", NULL);
 }
 
-#define ISOLATED (LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS)
-
-static llmsvc_runtime *open_rt(unsigned flags, const char *spec_path)
-{
-    char plugins[TU_PATH];
-    plugin_dir(plugins);
-    llmsvc_options o;
-    tu_options(&o, plugins, spec_path, &logs);
-    o.flags = flags;
-    llmsvc_runtime *r = tu_open(&o);
-    ck_assert_msg(llmsvc_runtime_spec_problems(r) == NULL, "spec problems: %s",
-                  llmsvc_runtime_spec_problems(r));
-    return r;
-}
+#define ISOLATED PROTO_ISOLATED
 
 static void setup(void)
 {
@@ -97,13 +68,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    llmsvc_runtime_close(rt);
-    rt = NULL;
-    fake_upstream_stop(fu);
-    fu = NULL;
-    tu_log_free(&logs);
-    tu_rm_rf(tmp);
-    tu_env_restore();
+    proto_stop(&pf);
 }
 
 /* The shipped spec plus one more file (a provider-level override and extra
@@ -121,17 +86,6 @@ static void reopen_with(const char *yaml)
 
 /* ---- helpers ---- */
 
-static void script(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void script(const char *fmt, ...)
-{
-    char entry[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(entry, sizeof entry, fmt, ap);
-    va_end(ap);
-    ck_assert(n > 0 && (size_t)n < sizeof entry);
-    ck_assert_msg(fake_upstream_script(fu, entry) == 0, "script refused: %s", entry);
-}
 
 static void serve(const char *fixture_name)
 {
@@ -165,96 +119,7 @@ static llmsvc_request *areq(const char *model, const char *prompt)
     return r;
 }
 
-static llmsvc_response *call_ok(llmsvc_request *req)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    ck_assert_ptr_nonnull(resp);
-    return resp;
-}
-
 /* The error of a call that must fail with `want` (caller frees it). */
-static llmsvc_error *call_fail(llmsvc_request *req, llmsvc_code want)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
-    assert_code(rc, want, err);
-    ck_assert_ptr_null(resp);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_int_eq(llmsvc_error_code(err), want);
-    return err;
-}
-
-/* The value at a dotted path; a numeric step indexes an array ("tools.0.name").
- * NULL when absent (or JSON null). */
-static json_object *jat(json_object *o, const char *path)
-{
-    const char *p = path;
-    char step[128];
-    while (o && *p) {
-        size_t n = strcspn(p, ".");
-        ck_assert(n < sizeof step);
-        memcpy(step, p, n);
-        step[n] = '\0';
-        p += n;
-        if (*p == '.')
-            p++;
-        if (json_object_is_type(o, json_type_array)) {
-            char *end;
-            long i = strtol(step, &end, 10);
-            if (*end || i < 0 || (size_t)i >= json_object_array_length(o))
-                return NULL;
-            o = json_object_array_get_idx(o, (size_t)i);
-        } else if (!json_object_object_get_ex(o, step, &o)) {
-            return NULL;
-        }
-    }
-    return o;
-}
-
-static const char *jstr(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t jint(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_int), "%s is not an integer", path);
-    return json_object_get_int64(v);
-}
-
-static double jnum(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int),
-                  "%s is not a number", path);
-    return json_object_get_double(v);
-}
-
-static size_t jlen(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_array), "%s is not a list", path);
-    return json_object_array_length(v);
-}
-
-/* Whether an object has a member at all (null included). */
-static int jhas(json_object *o, const char *key)
-{
-    return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, NULL);
-}
-
-#define assert_jstr(obj, path, want)                                                         \
-    do {                                                                                     \
-        const char *g_ = jstr((obj), (path));                                                \
-        ck_assert_msg(g_ && strcmp(g_, (want)) == 0, "%s is '%s', want '%s'", (path),        \
-                      g_ ? shown(g_) : "(absent)", (want));                                  \
-    } while (0)
 
 /* Two JSON values equal (json-c's deep comparison). */
 #define assert_json_eq(a, b)                                                                 \
@@ -264,45 +129,7 @@ static int jhas(json_object *o, const char *key)
                       json_object_to_json_string(a_), json_object_to_json_string(b_));       \
     } while (0)
 
-/* One request the fake upstream recorded, with its body parsed. */
-typedef struct sent {
-    json_object *all;  /* every recorded request */
-    json_object *rec;  /* the one looked at (borrowed from all) */
-    json_object *body; /* its body, parsed */
-    const char *raw;   /* its body's text (borrowed from all) */
-} sent;
-
-/* The i-th recorded request; i < 0 counts from the end. */
-static sent sent_get(int i)
-{
-    sent s = {NULL, NULL, NULL, NULL};
-    char *text = fake_upstream_requests_json(fu);
-    ck_assert_ptr_nonnull(text);
-    s.all = json_tokener_parse(text);
-    free(text);
-    ck_assert(json_object_is_type(s.all, json_type_array));
-    int n = (int)json_object_array_length(s.all);
-    int at = i < 0 ? n + i : i;
-    ck_assert_msg(at >= 0 && at < n, "request %d was not recorded (%d were)", i, n);
-    s.rec = json_object_array_get_idx(s.all, (size_t)at);
-    s.raw = jstr(s.rec, "body");
-    ck_assert_ptr_nonnull(s.raw);
-    s.body = json_tokener_parse(s.raw);
-    ck_assert_msg(json_object_is_type(s.body, json_type_object), "body is not a JSON object: %s",
-                  s.raw);
-    return s;
-}
-
-static void sent_free(sent *s)
-{
-    json_object_put(s->body);
-    json_object_put(s->all);
-}
-
-static const char *sent_header(const sent *s, const char *lower_name)
-{
-    return jstr(jat(s->rec, "headers"), lower_name);
-}
+/* One request the fake upstream recorded, with its body parsed (prototest). */
 
 static json_object *fixture(const char *name)
 {
@@ -919,7 +746,7 @@ START_TEST(tools_go_as_name_description_input_schema)
     assert_jstr(s.body, "tools.1.name", "get_time");
     ck_assert(!jhas(jat(s.body, "tools.1"), "description"));
     /* the schema text goes on the wire as it is */
-    assert_has(s.raw, "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\"");
+    assert_has(s.text, "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\"");
     /* no tool_choice: the API's default */
     ck_assert(!jhas(s.body, "tool_choice"));
     sent_free(&s);
@@ -1163,8 +990,8 @@ START_TEST(reasoning_state_goes_back_byte_for_byte_in_a_tool_round_trip)
     /* the assistant turn's content is those bytes, unchanged */
     char *want = malloc(strlen(raw) + 64);
     sprintf(want, "{\"role\":\"assistant\",\"content\":%s}", raw);
-    assert_has(s.raw, want);
-    ck_assert_int_eq(tu_count(s.raw, "\"signature\":"), 1);
+    assert_has(s.text, want);
+    ck_assert_int_eq(tu_count(s.text, "\"signature\":"), 1);
     assert_jstr(s.body, "messages.2.content.0.type", "tool_result");
     assert_jstr(s.body, "thinking.type", "adaptive");
     /* and the answer of that turn */
@@ -1204,7 +1031,7 @@ START_TEST(state_of_another_protocol_is_ignored)
     serve("basic.json");
     llmsvc_response *resp = call_ok(req);
     sent s = sent_get(0);
-    assert_lacks(s.raw, "encrypted_content");
+    assert_lacks(s.text, "encrypted_content");
     assert_jstr(s.body, "messages.1.content.0.type", "text");
     assert_jstr(s.body, "messages.1.content.0.text", "Checking.");
     assert_jstr(s.body, "messages.1.content.1.type", "tool_use");
@@ -1439,7 +1266,7 @@ START_TEST(server_tool_blocks_of_a_paused_turn_are_kept_as_state)
     serve("basic.json");
     llmsvc_response *second = call_ok(req);
     sent s = sent_get(1);
-    assert_has(s.raw, raw);
+    assert_has(s.text, raw);
     ck_assert_int_eq(jlen(s.body, "messages"), 2);
     assert_jstr(s.body, "messages.1.role", "assistant");
     assert_jstr(s.body, "messages.1.content.1.type", "server_tool_use");
@@ -1838,7 +1665,7 @@ START_TEST(a_streamed_state_is_accepted_back_in_the_next_turn)
     /* the assembled state goes back as it was made, and says what the whole answer said */
     char *want = malloc(strlen(state) + 64);
     sprintf(want, "{\"role\":\"assistant\",\"content\":%s}", state);
-    assert_has(rec.raw, want);
+    assert_has(rec.text, want);
     json_object *fx = fixture("thinking_tool_use.json");
     json_object *content = jat(rec.body, "messages.1.content");
     assert_state_matches(json_object_to_json_string(content), fx);

@@ -41,98 +41,9 @@
 /* A distinctive one for the secrets tests. */
 #define SECRET_KEY "sk-LLMSVCsecretChatK3y-7Hq2Wm9Zt4Xv6Bn1Lp8Rc3Yd5"
 
-static char tmp[TU_PATH];
-static fake_upstream *fu;
-static llmsvc_runtime *rt;
-static tu_log logs;
-static char base[128]; /* the fake upstream's URL + "/v1" */
-
-/* assertions that never print the API key */
-#include "keysafe.h"
-
-/* ---- JSON helpers ---- */
-
-/* The value at a dotted path; a numeric step indexes an array ("tools.0.type").
- * NULL when absent (or JSON null). */
-static json_object *jat(json_object *o, const char *path)
-{
-    const char *p = path;
-    char step[128];
-    while (o && *p) {
-        size_t n = strcspn(p, ".");
-        ck_assert(n < sizeof step);
-        memcpy(step, p, n);
-        step[n] = '\0';
-        p += n;
-        if (*p == '.')
-            p++;
-        if (json_object_is_type(o, json_type_array)) {
-            char *end;
-            long i = strtol(step, &end, 10);
-            if (*end || i < 0 || (size_t)i >= json_object_array_length(o))
-                return NULL;
-            o = json_object_array_get_idx(o, (size_t)i);
-        } else if (!json_object_object_get_ex(o, step, &o)) {
-            return NULL;
-        }
-    }
-    return o;
-}
-
-static const char *jstr(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t jint(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_int), "%s is not an integer", path);
-    return json_object_get_int64(v);
-}
-
-/* An integer, or -1 when absent or null. */
-static int64_t jint_or(json_object *o, const char *path, int64_t def)
-{
-    json_object *v = jat(o, path);
-    return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
-}
-
-static double jnum(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int),
-                  "%s is not a number", path);
-    return json_object_get_double(v);
-}
-
-static int jbool(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_boolean), "%s is not a boolean", path);
-    return json_object_get_boolean(v);
-}
-
-/* Whether an object has a member at all (null included). */
-static int jhas(json_object *o, const char *key)
-{
-    return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, NULL);
-}
-
-static size_t jlen(json_object *o, const char *path)
-{
-    json_object *v = jat(o, path);
-    ck_assert_msg(json_object_is_type(v, json_type_array), "%s is not an array", path);
-    return json_object_array_length(v);
-}
-
-#define assert_jstr(obj, path, want)                                                               \
-    do {                                                                                           \
-        const char *g_ = jstr((obj), (path));                                                      \
-        ck_assert_msg(g_ &&strcmp(g_, (want)) == 0, "%s is '%s', want '%s'", (path),               \
-                      g_ ? shown(g_) : "(absent)", (want));                                        \
-    } while (0)
+/* the harness, with assertions that never print the API key */
+#define PROTO_FIXTURE_NAMES
+#include "prototest.h"
 
 /* ---- fixtures ---- */
 
@@ -233,27 +144,15 @@ static char *raw_array_of(const char *file, const char *key)
 
 /* ---- the fake upstream and the runtime ---- */
 
-#define ISOLATED (LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS)
+#define ISOLATED PROTO_ISOLATED
 
 static char spec_path[8 * TU_PATH];
 
 static void plugin_dir(char out[TU_PATH])
 {
-    snprintf(out, TU_PATH, "%s/plugins", tmp);
+    snprintf(out, TU_PATH, "%s", pf.plugins);
 }
 
-static llmsvc_runtime *open_rt(unsigned flags, const char *path)
-{
-    char plugins[TU_PATH];
-    plugin_dir(plugins);
-    llmsvc_options o;
-    tu_options(&o, plugins, path, &logs);
-    o.flags = flags;
-    llmsvc_runtime *r = tu_open(&o);
-    ck_assert_msg(llmsvc_runtime_spec_problems(r) == NULL, "spec problems: %s",
-                  llmsvc_runtime_spec_problems(r));
-    return r;
-}
 
 /* Operator spec files on this protocol: a provider with every parameter and a
  * key of its own, one with the spec options set, and two small ones. */
@@ -344,22 +243,11 @@ static void write_specs(void)
 
 static void start_upstream(void)
 {
-    /* libcurl honours proxy variables; loopback must never go through one */
-    tu_setenv("no_proxy", "127.0.0.1,localhost");
-    tu_setenv("NO_PROXY", "127.0.0.1,localhost");
     tu_setenv("LLMSVC_TEST_CHAT_KEY", TEST_KEY);
     tu_setenv("AZURE_OPENAI_API_KEY", TEST_KEY);
     tu_unsetenv("AZURE_OPENAI_ENDPOINT");
     tu_unsetenv("VLLM_API_KEY");
-    tu_mkdtemp(tmp);
-    char plugins[TU_PATH];
-    plugin_dir(plugins);
-    ck_assert_int_eq(mkdir(plugins, 0700), 0);
-    tu_copy(NULL, OPENAI_CHAT_PLUGIN, plugins, "openai-chat.so", 0755);
-    fu = fake_upstream_start(NULL, 0);
-    ck_assert_msg(fu != NULL, "the fake upstream did not start");
-    snprintf(base, sizeof base, "%s/v1", fake_upstream_url(fu));
-    tu_log_init(&logs);
+    proto_start(&pf, "/v1", OPENAI_CHAT_PLUGIN, "openai-chat.so", NULL);
     write_specs();
 }
 
@@ -371,28 +259,11 @@ static void setup(void)
 
 static void teardown(void)
 {
-    llmsvc_runtime_close(rt);
-    rt = NULL;
-    fake_upstream_stop(fu);
-    fu = NULL;
-    tu_log_free(&logs);
-    tu_rm_rf(tmp);
-    tu_env_restore();
+    proto_stop(&pf);
 }
 
 /* ---- requests and calls ---- */
 
-static void script(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void script(const char *fmt, ...)
-{
-    char entry[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(entry, sizeof entry, fmt, ap);
-    va_end(ap);
-    ck_assert(n > 0 && (size_t)n < sizeof entry);
-    ck_assert_msg(fake_upstream_script(fu, entry) == 0, "script refused: %s", entry);
-}
 
 /* The next answer of the fake upstream: a fixture of openai-chat/. */
 static void serve(const char *name)
@@ -456,16 +327,6 @@ static llmsvc_request *conv_req(const char *provider, const char *model)
     return r;
 }
 
-static llmsvc_response *call_ok(llmsvc_request *req)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    llmsvc_error_free(err);
-    ck_assert_ptr_nonnull(resp);
-    return resp;
-}
 
 /* serve(name), then call_ok. */
 static llmsvc_response *call_fx(llmsvc_request *req, const char *name)
@@ -475,16 +336,6 @@ static llmsvc_response *call_fx(llmsvc_request *req, const char *name)
 }
 
 /* The error of a call that must fail with `want` (caller frees it). */
-static llmsvc_error *call_fail(llmsvc_request *req, llmsvc_code want)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
-    assert_code(rc, want, err);
-    ck_assert_ptr_null(resp);
-    ck_assert_ptr_nonnull(err);
-    return err;
-}
 
 static const char *const weather_schema =
     "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"},"
@@ -501,54 +352,7 @@ static void add_weather_tool(llmsvc_request *req)
 
 /* ---- what the fake upstream recorded ---- */
 
-typedef struct sent {
-    json_object *all;  /* every recorded request */
-    json_object *rec;  /* the one looked at (borrowed from all) */
-    json_object *body; /* its body, parsed */
-    const char *text;  /* its body's text (borrowed) */
-} sent;
-
-/* The i-th recorded request; i < 0 counts from the end. */
-static sent sent_get(int i)
-{
-    sent s = {NULL, NULL, NULL, NULL};
-    char *text = fake_upstream_requests_json(fu);
-    ck_assert_ptr_nonnull(text);
-    s.all = json_tokener_parse(text);
-    free(text);
-    ck_assert(json_object_is_type(s.all, json_type_array));
-    int n = (int)json_object_array_length(s.all);
-    int at = i < 0 ? n + i : i;
-    ck_assert_msg(at >= 0 && at < n, "request %d was not recorded (%d were)", i, n);
-    s.rec = json_object_array_get_idx(s.all, (size_t)at);
-    s.text = jstr(s.rec, "body");
-    ck_assert_ptr_nonnull(s.text);
-    s.body = json_tokener_parse(s.text);
-    ck_assert_msg(json_object_is_type(s.body, json_type_object), "body is not a JSON object: %s",
-                  s.text);
-    return s;
-}
-
-static void sent_free(sent *s)
-{
-    json_object_put(s->body);
-    json_object_put(s->all);
-}
-
-static const char *sent_header(const sent *s, const char *lower_name)
-{
-    json_object *h = jat(s->rec, "headers");
-    json_object *v = NULL;
-    if (!json_object_object_get_ex(h, lower_name, &v))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static int header_is(const sent *s, const char *lower_name, const char *want)
-{
-    const char *v = sent_header(s, lower_name);
-    return v && strcmp(v, want) == 0;
-}
+/* One request the fake upstream recorded, with its body parsed (prototest). */
 
 /* ---- streaming ---- */
 

@@ -34,15 +34,11 @@
     "\"string\",\"enum\":[\"celsius\",\"fahrenheit\"]}},\"required\":[\"city\",\"unit\"],"     \
     "\"additionalProperties\":false}"
 
-static char tmp[TU_PATH];
-static char plugin_dir[TU_PATH];
-static fake_upstream *fu;
-static llmsvc_runtime *rt;
-static tu_log logs;
-static char base[128];
+/* the harness, with assertions that never print the API key */
+#define PROTO_FIXTURE_NAMES
+#include "prototest.h"
 
-/* assertions that never print the API key */
-#include "keysafe.h"
+#define plugin_dir (pf.plugins)
 
 #define assert_pstr_same(got, want, what)                                                    \
     do {                                                                                     \
@@ -55,47 +51,17 @@ static char base[128];
 
 static void setup(void)
 {
-    tu_setenv("no_proxy", "127.0.0.1,localhost");
-    tu_setenv("NO_PROXY", "127.0.0.1,localhost");
     tu_setenv("OPENAI_API_KEY", TEST_KEY);
     tu_unsetenv("OPENAI_BASE_URL");
-    tu_mkdtemp(tmp);
-    snprintf(plugin_dir, sizeof plugin_dir, "%s/plugins", tmp);
-    ck_assert_int_eq(mkdir(plugin_dir, 0700), 0);
-    tu_copy(NULL, OPENAI_PLUGIN, plugin_dir, "openai-responses.so", 0755);
-    fu = fake_upstream_start(NULL, 0);
-    ck_assert_msg(fu != NULL, "the fake upstream did not start");
-    snprintf(base, sizeof base, "%s/v1", fake_upstream_url(fu));
-    tu_log_init(&logs);
-    llmsvc_options o;
-    tu_options(&o, plugin_dir, OPENAI_SPEC, &logs);
-    o.flags = LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS | LLMSVC_OPT_NO_DEFAULT_SPECS;
-    rt = tu_open(&o);
-    ck_assert_ptr_null(llmsvc_runtime_spec_problems(rt));
+    proto_start(&pf, "/v1", OPENAI_PLUGIN, "openai-responses.so", NULL);
+    rt = proto_open(&pf, PROTO_ISOLATED, OPENAI_SPEC);
 }
 
 static void teardown(void)
 {
-    llmsvc_runtime_close(rt);
-    rt = NULL;
-    fake_upstream_stop(fu);
-    fu = NULL;
-    tu_log_free(&logs);
-    tu_rm_rf(tmp);
-    tu_env_restore();
+    proto_stop(&pf);
 }
 
-static void script(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void script(const char *fmt, ...)
-{
-    char entry[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(entry, sizeof entry, fmt, ap);
-    va_end(ap);
-    ck_assert(n > 0 && (size_t)n < sizeof entry);
-    ck_assert_msg(fake_upstream_script(fu, entry) == 0, "script refused: %s", entry);
-}
 
 /* A stream fixture, whole (chunk 0) or in pieces of `chunk` bytes. */
 static void serve_stream(const char *fixture, int chunk)
@@ -297,14 +263,6 @@ static llmsvc_error *stream_fail(llmsvc_request *req, heard *h, llmsvc_code want
     return err;
 }
 
-static llmsvc_response *call_ok(llmsvc_request *req)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(rt, req, &resp, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    return resp;
-}
 
 /* ---- comparing responses ---- */
 

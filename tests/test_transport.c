@@ -28,72 +28,37 @@
 #define MODEL "gpt-6.2-sol"
 #define TEST_KEY "sk-test-llmsvc-transport-dummy-0000"
 
-static char tmp[TU_PATH];
-static fake_upstream *fu;
-static llmsvc_runtime *rt;
-static tu_log logs;
-static char base[128];
-
-/* assertions that never print the API key */
-#include "keysafe.h"
+/* the harness, with assertions that never print the API key */
+#define PROTO_FIXTURE_NAMES
+#include "prototest.h"
 
 /* ---- fixtures ---- */
 
+#undef open_rt /* this file's own: options rather than a spec path */
 static llmsvc_runtime *open_rt(int max_retries, long timeout_ms, size_t max_bytes)
 {
-    char plugins[TU_PATH];
-    snprintf(plugins, sizeof plugins, "%s/plugins", tmp);
     llmsvc_options o;
-    tu_options(&o, plugins, OPENAI_SPEC, &logs);
+    proto_options(&pf, &o, OPENAI_SPEC);
     o.max_retries = max_retries;
     o.timeout_ms = timeout_ms;
     o.max_response_bytes = max_bytes;
-    llmsvc_runtime *r = tu_open(&o);
-    ck_assert_ptr_null(llmsvc_runtime_spec_problems(r));
-    return r;
+    return proto_open_options(&o);
 }
 
 static void setup(void)
 {
-    tu_setenv("no_proxy", "127.0.0.1,localhost");
-    tu_setenv("NO_PROXY", "127.0.0.1,localhost");
     tu_setenv("OPENAI_API_KEY", TEST_KEY);
-    tu_mkdtemp(tmp);
-    char plugins[TU_PATH];
-    snprintf(plugins, sizeof plugins, "%s/plugins", tmp);
-    ck_assert_int_eq(mkdir(plugins, 0700), 0);
-    tu_copy(NULL, OPENAI_PLUGIN, plugins, "openai-responses.so", 0755);
-    fu = fake_upstream_start(NULL, 0);
-    ck_assert_msg(fu != NULL, "the fake upstream did not start");
-    snprintf(base, sizeof base, "%s/v1", fake_upstream_url(fu));
-    tu_log_init(&logs);
+    proto_start(&pf, "/v1", OPENAI_PLUGIN, "openai-responses.so", NULL);
     rt = open_rt(-1, 0, 0); /* the defaults: 2 retries, 600 s, 16 MiB */
 }
 
 static void teardown(void)
 {
-    llmsvc_runtime_close(rt);
-    rt = NULL;
-    fake_upstream_stop(fu);
-    fu = NULL;
-    tu_log_free(&logs);
-    tu_rm_rf(tmp);
-    tu_env_restore();
+    proto_stop(&pf);
 }
 
 /* ---- helpers ---- */
 
-static void script(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void script(const char *fmt, ...)
-{
-    char entry[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(entry, sizeof entry, fmt, ap);
-    va_end(ap);
-    ck_assert(n > 0 && (size_t)n < sizeof entry);
-    ck_assert_msg(fake_upstream_script(fu, entry) == 0, "script refused: %s", entry);
-}
 
 static llmsvc_request *oreq(const char *prompt)
 {
@@ -102,36 +67,8 @@ static llmsvc_request *oreq(const char *prompt)
     return r;
 }
 
-static llmsvc_response *call_ok_on(llmsvc_runtime *r, llmsvc_request *req)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(r, req, &resp, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    ck_assert_ptr_nonnull(resp);
-    return resp;
-}
-
-static llmsvc_response *call_ok(llmsvc_request *req)
-{
-    return call_ok_on(rt, req);
-}
-
-static llmsvc_error *call_fail_on(llmsvc_runtime *r, llmsvc_request *req, llmsvc_code want)
-{
-    llmsvc_response *resp = NULL;
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_call(r, req, &resp, &err);
-    assert_code(rc, want, err);
-    ck_assert_ptr_null(resp);
-    ck_assert_ptr_nonnull(err);
-    return err;
-}
-
-static llmsvc_error *call_fail(llmsvc_request *req, llmsvc_code want)
-{
-    return call_fail_on(rt, req, want);
-}
+#define call_ok_on(r, req) proto_call_ok((r), (req))
+#define call_fail_on(r, req, want) proto_call_fail((r), (req), (want))
 
 static double now_ms(void)
 {
