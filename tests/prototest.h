@@ -1,7 +1,9 @@
 /* prototest — the protocol test harness the per-protocol tests share: one
  * fixture (temporary folder with the plugins under test, the in-process fake
  * upstream, a log collector, a runtime with no spec problems) that tears down
- * completely, scripting the upstream, calls asserted key-safely, JSON paths. */
+ * completely; scripting the upstream and reading what it recorded; fixture
+ * files; a stream event collector; SSE text fed straight to a plugin; calls
+ * asserted key-safely; JSON paths. */
 #ifndef LLMSVC_PROTOTEST_H
 #define LLMSVC_PROTOTEST_H
 
@@ -10,6 +12,11 @@
 #include <stdint.h>
 
 #include "fake_upstream.h"
+#include "http.h"
+#include "loader.h"
+#include "response.h"
+#include "sse.h"
+#include "stream.h"
 #include "testutil.h"
 
 /* ---- the fixture ---- */
@@ -48,6 +55,92 @@ void proto_script(proto_fixture *fx, const char *fmt, ...) __attribute__((format
 /* The same for any fake upstream, with a va_list. */
 void proto_vscript(fake_upstream *fu, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+
+/* The request a protocol test sends: tu_request(provider, model, prompt) with
+ * its base URL set to the fixture's fake upstream (fx->base). */
+llmsvc_request *proto_request(proto_fixture *fx, const char *provider, const char *model,
+                              const char *prompt);
+
+/* Scripts the fake upstream's next answer on path: body as given, with a
+ * content_type (NULL: the default); fails the test when it is refused. */
+void proto_serve_body(proto_fixture *fx, const char *path, const char *body,
+                      const char *content_type);
+/* The same with o's plain JSON text as the body. */
+void proto_serve_json(proto_fixture *fx, const char *path, json_object *o);
+
+/* ---- fixture files: tests/fixtures/<dir>/<name> ("": tests/fixtures/<name>) ---- */
+
+/* The file parsed as JSON (the caller puts it); fails the test when it cannot
+ * be read or parsed. */
+json_object *proto_fixture_json(const char *dir, const char *name);
+/* The file's text (malloc'd); fails the test when it cannot be read. */
+char *proto_fixture_text(const char *dir, const char *name);
+/* text with every "{{model}}" replaced by model, as the fake upstream does (malloc'd). */
+char *proto_with_model(const char *text, const char *model);
+/* Whether two JSON texts parse to equal values (0 when either does not parse). */
+int proto_json_same(const char *a, const char *b);
+/* Milliseconds on the monotonic clock. */
+double proto_now_ms(void);
+
+/* The pricing object of a model in llmsvc_runtime_models_json's array (of that
+ * provider; NULL: any), borrowed; fails the test when there is none. */
+json_object *proto_model_pricing(json_object *models, const char *provider, const char *model);
+/* A price per 1M tokens there, or -1 when the pricing gives none. */
+double proto_price(json_object *pricing, const char *key);
+
+/* ---- what a stream's callback saw ---- */
+
+#define PROTO_MAXCALLS 4 /* tool call indexes below this; a higher one fails the test */
+
+typedef struct proto_seen {
+    char text[8192], reasoning[8192];
+    char args[PROTO_MAXCALLS][512], ids[PROTO_MAXCALLS][64], names[PROTO_MAXCALLS][64];
+    int starts[PROTO_MAXCALLS], ends[PROTO_MAXCALLS]; /* TOOL_START / TOOL_END per index */
+    int events, text_events, usage_events, done, errors;
+    int args_interleaved;      /* args of one call came between pieces of another */
+    int last_args_index;       /* the index of the last TOOL_ARGS (-1: none yet) */
+    int ends_before_done;      /* at DONE, every started call had ended */
+    int text_after_usage;      /* TEXT events after a USAGE event */
+    int64_t last_usage_output; /* output tokens of the last USAGE event */
+    int stop_after_text;       /* return non-zero at this text event (0: never) */
+} proto_seen;
+
+/* Zeroes s, with no args seen yet (last_args_index -1). */
+void proto_seen_init(proto_seen *s);
+/* An llmsvc event callback recording into the proto_seen user; it returns
+ * non-zero only at the stop_after_text-th TEXT event. */
+int proto_on_event(void *user, const llmsvc_event *ev);
+
+/* ---- stream text straight through the core's SSE parser into a plugin ---- */
+
+/* What proto_feed_event hands parse_event, and what it got back. */
+typedef struct proto_feed {
+    const api_rec *api;
+    const llmsvc_call_info *call;
+    llmsvc_stream *sink;
+    void *state;       /* the plugin's stream state (the caller frees it) */
+    llmsvc_code code;  /* parse_event's last code */
+    llmsvc_error *err; /* and its error */
+} proto_feed;
+
+/* An sse_event_fn giving each event to the proto_feed user's plugin; non-zero
+ * (stop) once parse_event fails. */
+int proto_feed_event(void *user, const llmsvc_sse_event *ev);
+
+/* What proto_feed_sse assembled. */
+typedef struct proto_fed {
+    llmsvc_response *resp; /* the assembled response (the caller frees it) */
+    int sse_rc;            /* the SSE parser's last result: non-zero when it stopped */
+    int done;              /* the plugin ended the stream */
+    llmsvc_code code;      /* parse_event's last code */
+    llmsvc_error *err;     /* its error (the caller frees it) */
+} proto_fed;
+
+/* Feeds len bytes of text to the SSE parser in pieces of step bytes (0: whole),
+ * then finishes it unless it stopped; the plugin's events go to fn/user. The
+ * stream state is freed and stream_finish asserted to succeed. */
+proto_fed proto_feed_sse(const api_rec *api, const llmsvc_call_info *call, const char *text,
+                         size_t len, size_t step, llmsvc_stream_fn fn, void *user);
 
 /* ---- what the fake upstream recorded ---- */
 
@@ -88,6 +181,16 @@ size_t jlen(json_object *o, const char *path);
 /* Whether an object has a member at all (null included). */
 int jhas(json_object *o, const char *key);
 
+/* Fails when text holds secret, or its tail from the skip-th character on
+ * (a long piece of it), never printing either. */
+#define proto_assert_no_secret(text, what, secret, skip)                                          \
+    do {                                                                                           \
+        const char *t_ = (text);                                                                   \
+        ck_assert_msg(!t_ || !strstr(t_, (secret)), "the API key leaked into %s", (what));         \
+        ck_assert_msg(!t_ || !strstr(t_, (secret) + (skip)), "part of the API key leaked into %s", \
+                      (what));                                                                     \
+    } while (0)
+
 /* ---- key-safe: only in a test that defines TEST_KEY first (keysafe.h) ---- */
 
 #ifdef TEST_KEY
@@ -126,6 +229,67 @@ static inline llmsvc_error *proto_call_fail(llmsvc_runtime *rt, const llmsvc_req
     return err;
 }
 
+/* Adds a tool (description may be NULL), asserting success key-safely. */
+static inline void proto_add_tool(llmsvc_request *req, const char *name, const char *description,
+                                  const char *schema)
+{
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = llmsvc_request_add_tool(req, name, description, schema, &err);
+    assert_code(rc, LLMSVC_OK, err);
+}
+
+/* A non-streamed body (200) through the plugin's parse_response for call,
+ * asserting success key-safely: the response (the caller frees it). */
+static inline llmsvc_response *proto_parse_body(const api_rec *api, const llmsvc_call_info *call,
+                                                const char *body)
+{
+    llmsvc_http_response hr;
+    http_response_init(&hr);
+    hr.status = 200;
+    ck_assert_int_ge(buf_append(&hr.body, body, strlen(body)), 0);
+    llmsvc_response *resp = response_new();
+    llmsvc_error *err = NULL;
+    llmsvc_code rc = api->ops.parse_response(api->state, call, &hr, resp, &err);
+    assert_code(rc, LLMSVC_OK, err);
+    http_response_clear(&hr);
+    return resp;
+}
+
+/* Two responses equal in everything a host sees: text, reasoning, finish
+ * reason, id, model, tool calls, every token count; state in both or neither
+ * (then with the same protocol). Fails key-safely. */
+static inline void proto_assert_same_response(const llmsvc_response *a,
+                                              const llmsvc_response *b)
+{
+    assert_text_eq(llmsvc_response_message(a), llmsvc_response_message(b));
+    const char *ra = llmsvc_response_reasoning(a), *rb = llmsvc_response_reasoning(b);
+    ck_assert_msg((ra == NULL) == (rb == NULL), "reasoning in one response only");
+    if (ra)
+        assert_text_eq(ra, rb);
+    assert_text_eq(llmsvc_response_finish_reason(a), llmsvc_response_finish_reason(b));
+    assert_text_eq(llmsvc_response_id(a), llmsvc_response_id(b));
+    assert_text_eq(llmsvc_response_model(a), llmsvc_response_model(b));
+    ck_assert_int_eq(llmsvc_response_tool_call_count(a), llmsvc_response_tool_call_count(b));
+    for (size_t i = 0; i < llmsvc_response_tool_call_count(a); i++) {
+        const llmsvc_tool_call *x = llmsvc_response_tool_call(a, i),
+                               *y = llmsvc_response_tool_call(b, i);
+        assert_text_eq(x->id, y->id);
+        assert_text_eq(x->name, y->name);
+        assert_text_eq(x->arguments, y->arguments);
+    }
+    for (int k = LLMSVC_TOKENS_INPUT; k <= LLMSVC_TOKENS_TOTAL; k++)
+        ck_assert_msg(llmsvc_response_tokens(a, (llmsvc_token_kind)k) ==
+                          llmsvc_response_tokens(b, (llmsvc_token_kind)k),
+                      "token kind %d: %lld vs %lld", k,
+                      (long long)llmsvc_response_tokens(a, (llmsvc_token_kind)k),
+                      (long long)llmsvc_response_tokens(b, (llmsvc_token_kind)k));
+    const char *pa = NULL, *pb = NULL;
+    const char *sa = llmsvc_response_state(a, &pa), *sb = llmsvc_response_state(b, &pb);
+    ck_assert_msg((sa == NULL) == (sb == NULL), "state in one response only");
+    if (sa)
+        assert_text_eq(pa, pb);
+}
+
 /* A test file of one fixture that defines PROTO_FIXTURE_NAMES (and TEST_KEY)
  * before including this header gets it as `pf`, and short names for its
  * fields and for the helpers over it. */
@@ -145,6 +309,18 @@ typedef proto_sent sent;
 #define sent_free proto_sent_free
 #define sent_header proto_sent_header
 #define header_is proto_header_is
+/* The checked fixture's teardown. */
+static inline void teardown(void)
+{
+    proto_stop(&pf);
+}
+#endif
+/* A file that defines PROTO_SEEN_NAMES gets short names for the stream collector. */
+#ifdef PROTO_SEEN_NAMES
+#define MAXCALLS PROTO_MAXCALLS
+typedef proto_seen seen;
+#define seen_init proto_seen_init
+#define on_event proto_on_event
 #endif
 #endif
 

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fake_upstream.h"
 #include "http.h"
@@ -32,7 +31,6 @@
 #include "spec_yaml.h"
 
 #define ANTH_SPEC PROJECT_SRC_DIR "/specs/anthropic.yaml"
-#define FIXTURES TEST_SRC_DIR "/fixtures/"
 #define PROTOCOL "anthropic-messages"
 
 /* A dummy key: never printed by any assertion below. */
@@ -42,6 +40,7 @@
 
 /* the harness, with assertions that never print the API key */
 #define PROTO_FIXTURE_NAMES
+#define PROTO_SEEN_NAMES
 #include "prototest.h"
 
 /* ---- setup ---- */
@@ -66,11 +65,6 @@ static void setup(void)
     rt = open_rt(ISOLATED, ANTH_SPEC);
 }
 
-static void teardown(void)
-{
-    proto_stop(&pf);
-}
-
 /* The shipped spec plus one more file (a provider-level override and extra
  * models), as an operator would add it: a new runtime replaces rt. */
 static void reopen_with(const char *yaml)
@@ -85,7 +79,6 @@ static void reopen_with(const char *yaml)
 }
 
 /* ---- helpers ---- */
-
 
 static void serve(const char *fixture_name)
 {
@@ -112,14 +105,7 @@ static void serve_sse(const char *fixture_name, int chunk)
 }
 
 /* A request to the anthropic provider, pointed at the fake upstream. */
-static llmsvc_request *areq(const char *model, const char *prompt)
-{
-    llmsvc_request *r = tu_request("anthropic", model, prompt);
-    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
-    return r;
-}
-
-/* The error of a call that must fail with `want` (caller frees it). */
+#define areq(model, prompt) proto_request(&pf, "anthropic", (model), (prompt))
 
 /* Two JSON values equal (json-c's deep comparison). */
 #define assert_json_eq(a, b)                                                                 \
@@ -129,23 +115,9 @@ static llmsvc_request *areq(const char *model, const char *prompt)
                       json_object_to_json_string(a_), json_object_to_json_string(b_));       \
     } while (0)
 
-/* One request the fake upstream recorded, with its body parsed (prototest). */
-
-static json_object *fixture(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES "anthropic/%s", name);
-    json_object *o = json_object_from_file(path);
-    ck_assert_msg(o != NULL, "cannot read fixture %s", path);
-    return o;
-}
-
-static char *fixture_text(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES "anthropic/%s", name);
-    return tu_slurp(path);
-}
+/* tests/fixtures/anthropic/<name>: its JSON, its text */
+#define fixture(name) proto_fixture_json("anthropic", (name))
+#define fixture_text(name) proto_fixture_text("anthropic", (name))
 
 /* The exact source text of a top-level member's value in a JSON text
  * (malloc'd): what "byte for byte" compares against. */
@@ -1418,73 +1390,7 @@ END_TEST
 
 /* ================================================================ streaming */
 
-#define MAXCALLS 4
-
-typedef struct seen {
-    char text[8192], reasoning[8192];
-    char args[MAXCALLS][512], ids[MAXCALLS][64], names[MAXCALLS][64];
-    int starts[MAXCALLS], ends[MAXCALLS];
-    int events, text_events, usage_events, done, errors;
-    int args_events_interleaved; /* args of one call came between pieces of another */
-    int last_args_index;
-    int64_t last_usage_output;
-    int after_usage_text; /* text that came after a usage event */
-    int stop_after_text;  /* return non-zero at this text event (0: never) */
-} seen;
-
-static int on_event(void *user, const llmsvc_event *ev)
-{
-    seen *s = user;
-    s->events++;
-    switch (ev->type) {
-    case LLMSVC_EVENT_TEXT:
-        ck_assert_uint_lt(strlen(s->text) + ev->len, sizeof s->text);
-        strncat(s->text, ev->text, ev->len);
-        s->text_events++;
-        s->after_usage_text += s->usage_events > 0;
-        return s->stop_after_text && s->text_events >= s->stop_after_text;
-    case LLMSVC_EVENT_REASONING:
-        ck_assert_uint_lt(strlen(s->reasoning) + ev->len, sizeof s->reasoning);
-        strncat(s->reasoning, ev->text, ev->len);
-        break;
-    case LLMSVC_EVENT_TOOL_START:
-        ck_assert_int_lt(ev->index, MAXCALLS);
-        s->starts[ev->index]++;
-        snprintf(s->ids[ev->index], sizeof s->ids[0], "%s", ev->id ? ev->id : "");
-        snprintf(s->names[ev->index], sizeof s->names[0], "%s", ev->name ? ev->name : "");
-        break;
-    case LLMSVC_EVENT_TOOL_ARGS:
-        ck_assert_int_lt(ev->index, MAXCALLS);
-        ck_assert_uint_lt(strlen(s->args[ev->index]) + ev->len, sizeof s->args[0]);
-        strncat(s->args[ev->index], ev->text, ev->len);
-        if (s->last_args_index >= 0 && s->last_args_index != ev->index &&
-            !s->ends[s->last_args_index])
-            s->args_events_interleaved = 1;
-        s->last_args_index = ev->index;
-        break;
-    case LLMSVC_EVENT_TOOL_END:
-        ck_assert_int_lt(ev->index, MAXCALLS);
-        s->ends[ev->index]++;
-        break;
-    case LLMSVC_EVENT_USAGE:
-        s->usage_events++;
-        s->last_usage_output = llmsvc_response_tokens(ev->response, LLMSVC_TOKENS_OUTPUT);
-        break;
-    case LLMSVC_EVENT_DONE:
-        s->done++;
-        break;
-    case LLMSVC_EVENT_ERROR:
-        s->errors++;
-        break;
-    }
-    return 0;
-}
-
-static void seen_init(seen *s)
-{
-    memset(s, 0, sizeof *s);
-    s->last_args_index = -1;
-}
+/* the collector: seen, seen_init, on_event (prototest) */
 
 static llmsvc_code run_stream(llmsvc_request *req, seen *s, llmsvc_response **out,
                                llmsvc_error **err)
@@ -1494,36 +1400,7 @@ static llmsvc_code run_stream(llmsvc_request *req, seen *s, llmsvc_response **ou
 }
 
 /* Two responses equal in everything a host sees (the state: both or neither). */
-static void assert_same_response(const llmsvc_response *a, const llmsvc_response *b)
-{
-    assert_text_eq(llmsvc_response_message(a), llmsvc_response_message(b));
-    const char *ra = llmsvc_response_reasoning(a), *rb = llmsvc_response_reasoning(b);
-    ck_assert_msg((ra == NULL) == (rb == NULL), "reasoning in one response only");
-    if (ra)
-        assert_text_eq(ra, rb);
-    assert_text_eq(llmsvc_response_finish_reason(a), llmsvc_response_finish_reason(b));
-    assert_text_eq(llmsvc_response_id(a), llmsvc_response_id(b));
-    assert_text_eq(llmsvc_response_model(a), llmsvc_response_model(b));
-    ck_assert_int_eq(llmsvc_response_tool_call_count(a), llmsvc_response_tool_call_count(b));
-    for (size_t i = 0; i < llmsvc_response_tool_call_count(a); i++) {
-        const llmsvc_tool_call *x = llmsvc_response_tool_call(a, i),
-                               *y = llmsvc_response_tool_call(b, i);
-        assert_text_eq(x->id, y->id);
-        assert_text_eq(x->name, y->name);
-        assert_text_eq(x->arguments, y->arguments);
-    }
-    for (int k = LLMSVC_TOKENS_INPUT; k <= LLMSVC_TOKENS_TOTAL; k++)
-        ck_assert_msg(llmsvc_response_tokens(a, (llmsvc_token_kind)k) ==
-                          llmsvc_response_tokens(b, (llmsvc_token_kind)k),
-                      "token kind %d: %lld vs %lld", k,
-                      (long long)llmsvc_response_tokens(a, (llmsvc_token_kind)k),
-                      (long long)llmsvc_response_tokens(b, (llmsvc_token_kind)k));
-    const char *pa = NULL, *pb = NULL;
-    const char *sa = llmsvc_response_state(a, &pa), *sb = llmsvc_response_state(b, &pb);
-    ck_assert_msg((sa == NULL) == (sb == NULL), "state in one response only");
-    if (sa)
-        assert_text_eq(pa, pb);
-}
+#define assert_same_response proto_assert_same_response
 
 /* Every block of a streamed state matches the whole answer's content in what
  * the API checks: types, thinking text and signatures, redacted data, tool ids,
@@ -1596,7 +1473,7 @@ START_TEST(a_stream_equals_its_whole_twin)
     ck_assert_int_eq(s.errors, 0);
     /* usage once the answer is over, with the final counts */
     ck_assert_int_ge(s.usage_events, 1);
-    ck_assert_int_eq(s.after_usage_text, 0);
+    ck_assert_int_eq(s.text_after_usage, 0);
     ck_assert_int_eq(s.last_usage_output, llmsvc_response_tokens(whole, LLMSVC_TOKENS_OUTPUT));
     /* the streamed state is valid and carries what the whole one does */
     const char *state = llmsvc_response_state(streamed, NULL);
@@ -1621,7 +1498,7 @@ START_TEST(interleaved_parallel_tool_calls_are_kept_apart_by_index)
     llmsvc_error *err = NULL;
     llmsvc_code rc = run_stream(req, &s, &resp, &err);
     assert_code(rc, LLMSVC_OK, err);
-    ck_assert(s.args_events_interleaved);
+    ck_assert(s.args_interleaved);
     assert_text_eq(s.names[0], "get_weather");
     assert_text_eq(s.args[0], "{\"city\":\"Paris\"}");
     assert_text_eq(s.names[1], "get_time");
@@ -1728,12 +1605,7 @@ START_TEST(a_cut_stream_is_a_transport_error_keeping_the_partial_text)
 }
 END_TEST
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#define now_ms proto_now_ms
 
 START_TEST(a_callback_returning_non_zero_cancels_promptly)
 {
@@ -1807,21 +1679,9 @@ END_TEST
 
 /* ============================================ SSE parser → parse_event directly */
 
-typedef struct feed {
-    const api_rec *api;
-    const llmsvc_call_info *call;
-    llmsvc_stream *sink;
-    void *state;
-    llmsvc_code code;
-    llmsvc_error *err;
-} feed;
-
-static int feed_event(void *user, const llmsvc_sse_event *ev)
-{
-    feed *f = user;
-    f->code = f->api->ops.parse_event(f->api->state, f->call, ev, f->sink, &f->state, &f->err);
-    return f->code != LLMSVC_OK;
-}
+/* the feed (prototest) */
+typedef proto_feed feed;
+#define feed_event proto_feed_event
 
 /* A stream fixture through the core's SSE parser, step bytes at a time, into
  * the plugin; the assembled response (caller frees). */
@@ -1835,50 +1695,25 @@ static llmsvc_response *feed_sse(const api_rec *api, const char *text, size_t st
     call.api = PROTOCOL;
     call.model = "claude-test";
     call.stream = 1;
-    llmsvc_response *resp = response_new();
-    ck_assert_ptr_nonnull(resp);
-    llmsvc_stream sink;
     seen_init(sn);
-    stream_init(&sink, on_event, sn, resp);
-    feed f = {api, &call, &sink, NULL, LLMSVC_OK, NULL};
-    sse_parser p;
-    sse_init(&p, 1 << 20, feed_event, &f);
-    size_t len = strlen(text);
-    int rc = 0;
-    for (size_t i = 0; i < len && !rc; i += step)
-        rc = sse_feed(&p, text + i, i + step > len ? len - i : step);
-    if (!rc)
-        rc = sse_finish(&p);
-    ck_assert_msg(rc == 0 && f.code == LLMSVC_OK, "the plugin stopped: %s",
-                  f.err ? llmsvc_error_message(f.err) : "(no error)");
-    if (f.state)
-        api->ops.stream_free(api->state, f.state);
-    *done = sink.done;
-    ck_assert_int_eq(stream_finish(&sink), LLMSVC_OK);
-    stream_free(&sink);
-    sse_free(&p);
-    llmsvc_error_free(f.err);
-    return resp;
+    proto_fed r = proto_feed_sse(api, &call, text, strlen(text), step, on_event, sn);
+    ck_assert_msg(r.sse_rc == 0 && r.code == LLMSVC_OK, "the plugin stopped: %s",
+                  r.err ? llmsvc_error_message(r.err) : "(no error)");
+    *done = r.done;
+    llmsvc_error_free(r.err);
+    return r.resp;
 }
 
 static llmsvc_response *parse_whole(const api_rec *api, const char *json_name)
 {
     char *body = fixture_text(json_name);
-    llmsvc_http_response hr;
-    http_response_init(&hr);
-    hr.status = 200;
-    ck_assert_int_ge(buf_append(&hr.body, body, strlen(body)), 0);
-    free(body);
     llmsvc_call_info call;
     memset(&call, 0, sizeof call);
     call.size = sizeof call;
     call.provider = "anthropic";
     call.model = "claude-test";
-    llmsvc_response *resp = response_new();
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = api->ops.parse_response(api->state, &call, &hr, resp, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    http_response_clear(&hr);
+    llmsvc_response *resp = proto_parse_body(api, &call, body);
+    free(body);
     return resp;
 }
 

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fake_upstream.h"
 #include "loader.h"
@@ -56,13 +55,7 @@ static void setup(void)
     rt = open_rt(ISOLATED, SPEC);
 }
 
-static void teardown(void)
-{
-    proto_stop(&pf);
-}
-
 /* ---- helpers ---- */
-
 
 /* The answer to the next generateContent call. */
 static void serve(const char *fixture_name)
@@ -84,24 +77,10 @@ static void serve_stream(const char *fixture_name, int chunk_bytes)
 }
 
 /* A request to the google provider, pointed at the fake upstream. */
-static llmsvc_request *greq(const char *model, const char *prompt)
-{
-    llmsvc_request *r = tu_request("google", model, prompt);
-    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
-    return r;
-}
+#define greq(model, prompt) proto_request(&pf, "google", (model), (prompt))
 
-
-/* One request the fake upstream recorded, with its body parsed (prototest). */
-
-static json_object *fixture(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES "gemini/%s", name);
-    json_object *o = json_object_from_file(path);
-    ck_assert_msg(o != NULL, "cannot read fixture %s", path);
-    return o;
-}
+/* tests/fixtures/gemini/<name> as JSON (prototest) */
+#define fixture(name) proto_fixture_json("gemini", (name))
 
 /* The text (thought = 0) or thought text (1) of a fixture's first candidate. */
 static char *fx_text(json_object *fx, int thought)
@@ -126,14 +105,7 @@ static char *fx_text(json_object *fx, int thought)
 }
 
 /* Whether two JSON texts are the same value. */
-static int same_json(const char *a, const char *b)
-{
-    json_object *x = json_tokener_parse(a), *y = json_tokener_parse(b);
-    int eq = x && y && json_object_equal(x, y);
-    json_object_put(x);
-    json_object_put(y);
-    return eq;
-}
+#define same_json proto_json_same
 
 /* The usage a fixture's usageMetadata means for llmsvc. */
 typedef struct usage {
@@ -513,12 +485,8 @@ END_TEST
 
 static void add_tools(llmsvc_request *req)
 {
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_request_add_tool(req, "get_weather", "Current weather in a city",
-                                             WEATHER_SCHEMA, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    rc = llmsvc_request_add_tool(req, "get_time", NULL, TIME_SCHEMA, &err);
-    assert_code(rc, LLMSVC_OK, err);
+    proto_add_tool(req, "get_weather", "Current weather in a city", WEATHER_SCHEMA);
+    proto_add_tool(req, "get_time", NULL, TIME_SCHEMA);
 }
 
 START_TEST(tools_become_function_declarations_with_their_json_schema)
@@ -1221,17 +1189,7 @@ START_TEST(a_malformed_function_call_keeps_its_own_finish_reason)
 END_TEST
 
 /* Serves fx (a fixture changed by the test) as a literal body. */
-static void serve_json(json_object *fx, const char *path_suffix)
-{
-    json_object *entry = json_object_new_object();
-    json_object_object_add(entry, "path", json_object_new_string(path_suffix));
-    json_object_object_add(
-        entry, "body",
-        json_object_new_string(json_object_to_json_string_ext(fx, JSON_C_TO_STRING_PLAIN)));
-    ck_assert_int_eq(
-        fake_upstream_script(fu, json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN)), 0);
-    json_object_put(entry);
-}
+#define serve_json(fx, path_suffix) proto_serve_json(&pf, (path_suffix), (fx))
 
 /* Every finishReason of the SDK's enum that an answer with text can carry. */
 static const struct {
@@ -1426,16 +1384,7 @@ END_TEST
 
 /* ---- cost ---- */
 
-static json_object *model_pricing(json_object *models, const char *model)
-{
-    for (size_t i = 0; i < json_object_array_length(models); i++) {
-        json_object *m = json_object_array_get_idx(models, i);
-        if (!strcmp(jstr(m, "model"), model))
-            return jat(m, "pricing");
-    }
-    ck_abort_msg("no model %s", model);
-    return NULL;
-}
+#define model_pricing(models, model) proto_model_pricing((models), NULL, (model))
 
 static const struct {
     const char *model, *fixture;
@@ -1738,12 +1687,7 @@ START_TEST(a_stream_cut_before_its_finish_reason_is_a_transport_error_keeping_th
 }
 END_TEST
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#define now_ms proto_now_ms
 
 START_TEST(a_callback_that_returns_non_zero_cancels_the_stream_promptly)
 {
@@ -1869,22 +1813,6 @@ END_TEST
 
 /* ---- the SSE fixtures through the core's parser, split at every byte ---- */
 
-typedef struct feed {
-    const api_rec *api;
-    const llmsvc_call_info *call;
-    llmsvc_stream *sink;
-    void *state;
-    llmsvc_code rc;
-    llmsvc_error *err;
-} feed;
-
-static int on_sse(void *user, const llmsvc_sse_event *ev)
-{
-    feed *f = user;
-    f->rc = f->api->ops.parse_event(f->api->state, f->call, ev, f->sink, &f->state, &f->err);
-    return f->rc != LLMSVC_OK;
-}
-
 static int quiet(void *user, const llmsvc_event *ev)
 {
     (void)user;
@@ -1903,28 +1831,11 @@ static llmsvc_response *feed_sse(const api_rec *api, const char *text, size_t le
     call.api = "gemini";
     call.model = "gemini-3.8-flash";
     call.stream = 1;
-    llmsvc_response *resp = response_new();
-    llmsvc_stream sink;
-    stream_init(&sink, quiet, NULL, resp);
-    feed f = {api, &call, &sink, NULL, LLMSVC_OK, NULL};
-    sse_parser p;
-    sse_init(&p, 1 << 20, on_sse, &f);
-    if (!step)
-        step = len;
-    int stopped = 0;
-    for (size_t i = 0; i < len && !stopped; i += step)
-        stopped = sse_feed(&p, text + i, i + step > len ? len - i : step) != 0;
-    if (!stopped)
-        sse_finish(&p);
-    sse_free(&p);
-    if (f.state)
-        api->ops.stream_free(api->state, f.state);
-    ck_assert_int_eq(stream_finish(&sink), LLMSVC_OK);
-    *done = sink.done;
-    stream_free(&sink);
-    *rc = f.rc;
-    llmsvc_error_free(f.err);
-    return resp;
+    proto_fed r = proto_feed_sse(api, &call, text, len, step, quiet, NULL);
+    *done = r.done;
+    *rc = r.code;
+    llmsvc_error_free(r.err);
+    return r.resp;
 }
 
 static const char *const sse_fixtures[] = {
@@ -1994,13 +1905,7 @@ END_TEST
 
 /* ================================================================ secrets */
 
-#define assert_no_secret(text, what)                                                               \
-    do {                                                                                           \
-        const char *t_ = (text);                                                                   \
-        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY), "the API key leaked into %s", (what));       \
-        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY + 10), "part of the API key leaked into %s",   \
-                      (what));                                                                     \
-    } while (0)
+#define assert_no_secret(text, what) proto_assert_no_secret((text), (what), SECRET_KEY, 10)
 
 static void setup_secret(void)
 {

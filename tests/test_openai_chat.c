@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fake_upstream.h"
 #include "http.h"
@@ -32,7 +31,6 @@
 #include "testutil.h"
 
 #define SPECS PROJECT_SRC_DIR "/specs/"
-#define FIXTURES TEST_SRC_DIR "/fixtures/"
 #define FX "openai-chat/"
 #define PROTOCOL "openai-chat"
 
@@ -43,46 +41,15 @@
 
 /* the harness, with assertions that never print the API key */
 #define PROTO_FIXTURE_NAMES
+#define PROTO_SEEN_NAMES
 #include "prototest.h"
 
 /* ---- fixtures ---- */
 
-static char *fixture_text(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES FX "%s", name);
-    return tu_slurp(path);
-}
-
-static json_object *fixture(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES FX "%s", name);
-    json_object *o = json_object_from_file(path);
-    ck_assert_msg(o != NULL, "cannot read fixture %s", path);
-    return o;
-}
-
-/* text with every {{model}} replaced, as the fake upstream does (malloc'd). */
-static char *with_model(const char *text, const char *model)
-{
-    size_t n = tu_count(text, "{{model}}");
-    char *out = malloc(strlen(text) + n * strlen(model) + 1), *o = out;
-    ck_assert_ptr_nonnull(out);
-    for (const char *p = text;;) {
-        const char *m = strstr(p, "{{model}}");
-        size_t len = m ? (size_t)(m - p) : strlen(p);
-        memcpy(o, p, len);
-        o += len;
-        if (!m)
-            break;
-        memcpy(o, model, strlen(model));
-        o += strlen(model);
-        p = m + 9;
-    }
-    *o = '\0';
-    return out;
-}
+/* tests/fixtures/openai-chat/<name>: its text, its JSON; {{model}} replaced */
+#define fixture_text(name) proto_fixture_text(PROTOCOL, (name))
+#define fixture(name) proto_fixture_json(PROTOCOL, (name))
+#define with_model proto_with_model
 
 /* The exact source text of the first string value of `key` in a fixture file,
  * quotes included (malloc'd): what must go back byte for byte. */
@@ -152,7 +119,6 @@ static void plugin_dir(char out[TU_PATH])
 {
     snprintf(out, TU_PATH, "%s", pf.plugins);
 }
-
 
 /* Operator spec files on this protocol: a provider with every parameter and a
  * key of its own, one with the spec options set, and two small ones. */
@@ -257,13 +223,7 @@ static void setup(void)
     rt = open_rt(ISOLATED, spec_path);
 }
 
-static void teardown(void)
-{
-    proto_stop(&pf);
-}
-
 /* ---- requests and calls ---- */
-
 
 /* The next answer of the fake upstream: a fixture of openai-chat/. */
 static void serve(const char *name)
@@ -285,22 +245,9 @@ static void serve_sse(const char *name, int chunk_bytes)
 }
 
 /* The next answer: a literal body (fx as JSON text), with a content type. */
-static void serve_body(const char *body, const char *content_type)
-{
-    json_object *entry = json_object_new_object();
-    json_object_object_add(entry, "path", json_object_new_string("/chat/completions"));
-    json_object_object_add(entry, "body", json_object_new_string(body));
-    if (content_type)
-        json_object_object_add(entry, "content_type", json_object_new_string(content_type));
-    ck_assert_int_eq(
-        fake_upstream_script(fu, json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN)), 0);
-    json_object_put(entry);
-}
-
-static void serve_json(json_object *fx)
-{
-    serve_body(json_object_to_json_string_ext(fx, JSON_C_TO_STRING_PLAIN), NULL);
-}
+#define serve_body(body, content_type)                                                           \
+    proto_serve_body(&pf, "/chat/completions", (body), (content_type))
+#define serve_json(fx) proto_serve_json(&pf, "/chat/completions", (fx))
 
 /* A request to the test provider (whose spec points at the fake upstream). */
 static llmsvc_request *creq(const char *model, const char *prompt)
@@ -327,7 +274,6 @@ static llmsvc_request *conv_req(const char *provider, const char *model)
     return r;
 }
 
-
 /* serve(name), then call_ok. */
 static llmsvc_response *call_fx(llmsvc_request *req, const char *name)
 {
@@ -335,97 +281,17 @@ static llmsvc_response *call_fx(llmsvc_request *req, const char *name)
     return call_ok(req);
 }
 
-/* The error of a call that must fail with `want` (caller frees it). */
-
 static const char *const weather_schema =
     "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"},"
     " \"unit\": {\"type\": \"string\", \"enum\": [\"celsius\", \"fahrenheit\"]}},"
     " \"required\": [\"city\"], \"additionalProperties\": false}";
 
-static void add_weather_tool(llmsvc_request *req)
-{
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_request_add_tool(
-        req, "get_weather", "Get the current weather in a city", weather_schema, &err);
-    assert_code(rc, LLMSVC_OK, err);
-}
-
-/* ---- what the fake upstream recorded ---- */
-
-/* One request the fake upstream recorded, with its body parsed (prototest). */
+#define add_weather_tool(req)                                                                  \
+    proto_add_tool((req), "get_weather", "Get the current weather in a city", weather_schema)
 
 /* ---- streaming ---- */
 
-#define MAXCALLS 4
-
-typedef struct seen {
-    char text[8192], reasoning[8192];
-    char args[MAXCALLS][512], ids[MAXCALLS][64], names[MAXCALLS][64];
-    int starts[MAXCALLS], ends[MAXCALLS];
-    int events, text_events, usage_events, done, errors;
-    int args_interleaved; /* args of one call came between pieces of another */
-    int last_args_index;
-    int ends_before_done;
-    int text_after_usage;
-    int stop_after_text; /* return non-zero at this text event (0: never) */
-} seen;
-
-static void seen_init(seen *s)
-{
-    memset(s, 0, sizeof *s);
-    s->last_args_index = -1;
-}
-
-static int on_event(void *user, const llmsvc_event *ev)
-{
-    seen *s = user;
-    s->events++;
-    switch (ev->type) {
-    case LLMSVC_EVENT_TEXT:
-        ck_assert_uint_lt(strlen(s->text) + ev->len, sizeof s->text);
-        strncat(s->text, ev->text, ev->len);
-        s->text_events++;
-        s->text_after_usage += s->usage_events > 0;
-        return s->stop_after_text && s->text_events >= s->stop_after_text;
-    case LLMSVC_EVENT_REASONING:
-        ck_assert_uint_lt(strlen(s->reasoning) + ev->len, sizeof s->reasoning);
-        strncat(s->reasoning, ev->text, ev->len);
-        break;
-    case LLMSVC_EVENT_TOOL_START:
-        ck_assert_int_lt(ev->index, MAXCALLS);
-        s->starts[ev->index]++;
-        snprintf(s->ids[ev->index], sizeof s->ids[0], "%s", ev->id ? ev->id : "");
-        snprintf(s->names[ev->index], sizeof s->names[0], "%s", ev->name ? ev->name : "");
-        break;
-    case LLMSVC_EVENT_TOOL_ARGS:
-        ck_assert_int_lt(ev->index, MAXCALLS);
-        ck_assert_uint_lt(strlen(s->args[ev->index]) + ev->len, sizeof s->args[0]);
-        strncat(s->args[ev->index], ev->text, ev->len);
-        if (s->last_args_index >= 0 && s->last_args_index != ev->index &&
-            !s->ends[s->last_args_index])
-            s->args_interleaved = 1;
-        s->last_args_index = ev->index;
-        break;
-    case LLMSVC_EVENT_TOOL_END:
-        ck_assert_int_lt(ev->index, MAXCALLS);
-        s->ends[ev->index]++;
-        break;
-    case LLMSVC_EVENT_USAGE:
-        s->usage_events++;
-        break;
-    case LLMSVC_EVENT_DONE:
-        s->done++;
-        s->ends_before_done = 1;
-        for (int i = 0; i < MAXCALLS; i++)
-            if (s->starts[i] && !s->ends[i])
-                s->ends_before_done = 0;
-        break;
-    case LLMSVC_EVENT_ERROR:
-        s->errors++;
-        break;
-    }
-    return 0;
-}
+/* the collector: seen, seen_init, on_event (prototest) */
 
 /* A streaming call; *out may be NULL when the call fails without a partial answer. */
 static llmsvc_code run_stream(llmsvc_request *req, seen *s, llmsvc_response **out,
@@ -448,36 +314,7 @@ static llmsvc_response *stream_ok(llmsvc_request *req, seen *s)
 
 /* Text, reasoning, tool calls, usage, finish reason, id, model and whether
  * there is state: the same in both. */
-static void assert_same_response(const llmsvc_response *a, const llmsvc_response *b)
-{
-    assert_text_eq(llmsvc_response_message(a), llmsvc_response_message(b));
-    const char *ra = llmsvc_response_reasoning(a), *rb = llmsvc_response_reasoning(b);
-    ck_assert_msg((ra == NULL) == (rb == NULL), "reasoning in one response only");
-    if (ra)
-        assert_text_eq(ra, rb);
-    assert_text_eq(llmsvc_response_finish_reason(a), llmsvc_response_finish_reason(b));
-    assert_text_eq(llmsvc_response_id(a), llmsvc_response_id(b));
-    assert_text_eq(llmsvc_response_model(a), llmsvc_response_model(b));
-    ck_assert_int_eq(llmsvc_response_tool_call_count(a), llmsvc_response_tool_call_count(b));
-    for (size_t i = 0; i < llmsvc_response_tool_call_count(a); i++) {
-        const llmsvc_tool_call *x = llmsvc_response_tool_call(a, i),
-                               *y = llmsvc_response_tool_call(b, i);
-        assert_text_eq(x->id, y->id);
-        assert_text_eq(x->name, y->name);
-        assert_text_eq(x->arguments, y->arguments);
-    }
-    for (int k = LLMSVC_TOKENS_INPUT; k <= LLMSVC_TOKENS_TOTAL; k++)
-        ck_assert_msg(llmsvc_response_tokens(a, (llmsvc_token_kind)k) ==
-                          llmsvc_response_tokens(b, (llmsvc_token_kind)k),
-                      "token kind %d: %lld vs %lld", k,
-                      (long long)llmsvc_response_tokens(a, (llmsvc_token_kind)k),
-                      (long long)llmsvc_response_tokens(b, (llmsvc_token_kind)k));
-    const char *pa = NULL, *pb = NULL;
-    const char *sa = llmsvc_response_state(a, &pa), *sb = llmsvc_response_state(b, &pb);
-    ck_assert_msg((sa == NULL) == (sb == NULL), "state in one response only");
-    if (sa)
-        assert_text_eq(pa, pb);
-}
+#define assert_same_response proto_assert_same_response
 
 /* The text of a fixture's answer (content, refusal or text parts), malloc'd. */
 static char *answer_text(json_object *fx)
@@ -1444,23 +1281,9 @@ START_TEST(a_response_without_a_model_reports_the_model_asked_for)
 END_TEST
 
 /* The pricing object the runtime reports for a model. */
-static json_object *model_pricing(json_object *models, const char *provider, const char *model)
-{
-    for (size_t i = 0; i < json_object_array_length(models); i++) {
-        json_object *m = json_object_array_get_idx(models, i);
-        const char *name = jstr(m, "model"), *prov = jstr(m, "provider");
-        if (name && !strcmp(name, model) && (!prov || !strcmp(prov, provider)))
-            return jat(m, "pricing");
-    }
-    ck_abort_msg("llmsvc_runtime_models_json has no model '%s'", model);
-    return NULL;
-}
+#define model_pricing proto_model_pricing
 
-static double price(json_object *pricing, const char *key)
-{
-    json_object *v = jat(pricing, key);
-    return v ? json_object_get_double(v) : -1;
-}
+#define price proto_price
 
 static const struct {
     const char *provider, *model, *fixture;
@@ -1963,12 +1786,7 @@ START_TEST(a_cut_stream_is_a_transport_error_keeping_the_partial_text)
 }
 END_TEST
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#define now_ms proto_now_ms
 
 START_TEST(cancelling_from_the_callback_stops_the_stream_promptly)
 {
@@ -2255,22 +2073,6 @@ END_TEST
 
 /* ================================================================ the SSE parser */
 
-typedef struct feed {
-    const api_rec *api;
-    const llmsvc_call_info *call;
-    llmsvc_stream *sink;
-    void *state;
-    llmsvc_code code;
-    llmsvc_error *err;
-} feed;
-
-static int feed_event(void *user, const llmsvc_sse_event *ev)
-{
-    feed *f = user;
-    f->code = f->api->ops.parse_event(f->api->state, f->call, ev, f->sink, &f->state, &f->err);
-    return f->code != LLMSVC_OK;
-}
-
 static void test_call(llmsvc_call_info *call, int stream)
 {
     memset(call, 0, sizeof *call);
@@ -2289,29 +2091,12 @@ static llmsvc_response *feed_sse(const api_rec *api, const char *text, size_t st
 {
     llmsvc_call_info call;
     test_call(&call, 1);
-    llmsvc_response *resp = response_new();
-    ck_assert_ptr_nonnull(resp);
-    llmsvc_stream sink;
     seen_init(sn);
-    stream_init(&sink, on_event, sn, resp);
-    feed f = {api, &call, &sink, NULL, LLMSVC_OK, NULL};
-    sse_parser p;
-    sse_init(&p, 1 << 20, feed_event, &f);
-    size_t len = strlen(text);
-    int rc = 0;
-    for (size_t i = 0; i < len && !rc; i += step)
-        rc = sse_feed(&p, text + i, i + step > len ? len - i : step);
-    if (!rc)
-        rc = sse_finish(&p);
-    if (f.state)
-        api->ops.stream_free(api->state, f.state);
-    *done = sink.done;
-    *code = f.code;
-    *err = f.err;
-    ck_assert_int_eq(stream_finish(&sink), LLMSVC_OK);
-    stream_free(&sink);
-    sse_free(&p);
-    return resp;
+    proto_fed r = proto_feed_sse(api, &call, text, strlen(text), step, on_event, sn);
+    *done = r.done;
+    *code = r.code;
+    *err = r.err;
+    return r.resp;
 }
 
 static llmsvc_response *parse_whole(const api_rec *api, const char *json_name)
@@ -2319,18 +2104,10 @@ static llmsvc_response *parse_whole(const api_rec *api, const char *json_name)
     char *raw = fixture_text(json_name);
     char *body = with_model(raw, "chat-all");
     free(raw);
-    llmsvc_http_response hr;
-    http_response_init(&hr);
-    hr.status = 200;
-    ck_assert_int_ge(buf_append(&hr.body, body, strlen(body)), 0);
-    free(body);
     llmsvc_call_info call;
     test_call(&call, 0);
-    llmsvc_response *resp = response_new();
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = api->ops.parse_response(api->state, &call, &hr, resp, &err);
-    assert_code(rc, LLMSVC_OK, err);
-    http_response_clear(&hr);
+    llmsvc_response *resp = proto_parse_body(api, &call, body);
+    free(body);
     return resp;
 }
 
@@ -2422,13 +2199,7 @@ END_TEST
 
 /* ================================================================ secrets */
 
-#define assert_no_secret(text, what)                                                               \
-    do {                                                                                           \
-        const char *t_ = (text);                                                                   \
-        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY), "the API key leaked into %s", (what));       \
-        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY + 8), "part of the API key leaked into %s",    \
-                      (what));                                                                     \
-    } while (0)
+#define assert_no_secret(text, what) proto_assert_no_secret((text), (what), SECRET_KEY, 8)
 
 static void fail_without_secret(llmsvc_request *req, llmsvc_code want)
 {

@@ -22,7 +22,6 @@
 #include "testutil.h"
 
 #define OPENAI_SPEC PROJECT_SRC_DIR "/specs/openai.yaml"
-#define FIXTURES TEST_SRC_DIR "/fixtures/"
 
 /* A dummy key: never printed by any assertion below. */
 #define TEST_KEY "sk-test-llmsvc-dummy-key-0000"
@@ -52,55 +51,14 @@ static void setup(void)
     rt = open_rt(ISOLATED, OPENAI_SPEC);
 }
 
-static void teardown(void)
-{
-    proto_stop(&pf);
-}
-
 /* ---- helpers ---- */
 
-
 /* A request to the openai provider, pointed at the fake upstream. */
-static llmsvc_request *oreq(const char *model, const char *prompt)
-{
-    llmsvc_request *r = tu_request("openai", model, prompt);
-    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
-    return r;
-}
+#define oreq(model, prompt) proto_request(&pf, "openai", (model), (prompt))
 
-/* The error of a call that must fail with `want` (caller frees it). */
-
-/* One request the fake upstream recorded, with its body parsed (prototest). */
-
-static json_object *fixture(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES "%s", name);
-    json_object *o = json_object_from_file(path);
-    ck_assert_msg(o != NULL, "cannot read fixture %s", path);
-    return o;
-}
-
-/* text with every {{model}} replaced, as the fake upstream does (malloc'd). */
-static char *with_model(const char *text, const char *model)
-{
-    size_t n = tu_count(text, "{{model}}");
-    char *out = malloc(strlen(text) + n * strlen(model) + 1), *o = out;
-    ck_assert_ptr_nonnull(out);
-    for (const char *p = text;;) {
-        const char *m = strstr(p, "{{model}}");
-        size_t len = m ? (size_t)(m - p) : strlen(p);
-        memcpy(o, p, len);
-        o += len;
-        if (!m)
-            break;
-        memcpy(o, model, strlen(model));
-        o += strlen(model);
-        p = m + 9;
-    }
-    *o = '\0';
-    return out;
-}
+/* tests/fixtures/<name> as JSON; text with every {{model}} replaced (prototest) */
+#define fixture(name) proto_fixture_json("", (name))
+#define with_model proto_with_model
 
 /* Every output_text of every message item of a response fixture, in order. */
 static char *fixture_text(json_object *fx)
@@ -140,18 +98,7 @@ static void serve(const char *fixture_name)
 }
 
 /* Serves fx (a fixture, possibly changed by the test) as a literal body. */
-static void serve_json(json_object *fx)
-{
-    json_object *entry = json_object_new_object();
-    json_object_object_add(entry, "path", json_object_new_string("/responses"));
-    json_object_object_add(
-        entry, "body",
-        json_object_new_string(json_object_to_json_string_ext(fx, JSON_C_TO_STRING_PLAIN)));
-    ck_assert_int_eq(fake_upstream_script(fu, json_object_to_json_string_ext(
-                                                  entry, JSON_C_TO_STRING_PLAIN)),
-                     0);
-    json_object_put(entry);
-}
+#define serve_json(fx) proto_serve_json(&pf, "/responses", (fx))
 
 /* ================================================================ request */
 
@@ -1291,22 +1238,10 @@ static char *raw_of(const char *text, const char *path, int index)
     return out;
 }
 
-static char *fixture_file(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES "%s", name);
-    return tu_slurp(path);
-}
+#define fixture_file(name) proto_fixture_text("", (name))
 
 /* Whether two JSON texts hold equal values. */
-static int json_same(const char *a, const char *b)
-{
-    json_object *x = json_tokener_parse(a), *y = json_tokener_parse(b);
-    int same = x && y && json_object_equal(x, y);
-    json_object_put(x);
-    json_object_put(y);
-    return same;
-}
+#define json_same proto_json_same
 
 #define assert_json_same(got, want)                                                          \
     do {                                                                                     \
@@ -1333,13 +1268,8 @@ static llmsvc_request *from_json(const char *json)
     return r;
 }
 
-static void add_weather_tool(llmsvc_request *req)
-{
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_request_add_tool(
-        req, "get_weather", "Get the current weather in a city", WEATHER_SCHEMA, &err);
-    assert_code(rc, LLMSVC_OK, err);
-}
+#define add_weather_tool(req)                                                                  \
+    proto_add_tool((req), "get_weather", "Get the current weather in a city", WEATHER_SCHEMA)
 
 START_TEST(a_conversation_becomes_input_items_in_order)
 {
@@ -1961,26 +1891,10 @@ END_TEST
 /* ================================================================ cost */
 
 /* The pricing object the runtime reports for an openai model. */
-static json_object *model_pricing(json_object *models, const char *model)
-{
-    for (size_t i = 0; i < json_object_array_length(models); i++) {
-        json_object *m = json_object_array_get_idx(models, i);
-        const char *name = jstr(m, "model");
-        if (name && strcmp(name, model) == 0)
-            return jat(m, "pricing");
-    }
-    ck_abort_msg("llmsvc_runtime_models_json has no model '%s'", model);
-    return NULL;
-}
+#define model_pricing(models, model) proto_model_pricing((models), NULL, (model))
 
 /* A price per 1M tokens, or -1 when the spec gives none. */
-static double price(json_object *pricing, const char *key)
-{
-    json_object *v = jat(pricing, key);
-    if (!v)
-        return -1;
-    return json_object_get_double(v);
-}
+#define price proto_price
 
 static const struct {
     const char *model;
@@ -2041,14 +1955,7 @@ END_TEST
 /* ================================================================ secrets */
 
 /* Fails without ever printing the key. */
-#define assert_no_secret(text, what)                                                          \
-    do {                                                                                      \
-        const char *t_ = (text);                                                              \
-        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY), "the API key leaked into %s", (what));  \
-        /* nor a long piece of it */                                                          \
-        ck_assert_msg(!t_ || !strstr(t_, SECRET_KEY + 8), "part of the API key leaked into %s", \
-                      (what));                                                                \
-    } while (0)
+#define assert_no_secret(text, what) proto_assert_no_secret((text), (what), SECRET_KEY, 8)
 
 static void setup_secret(void)
 {

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fake_upstream.h"
 #include "http.h"
@@ -26,7 +25,6 @@
 #include "testutil.h"
 
 #define OPENAI_SPEC PROJECT_SRC_DIR "/specs/openai.yaml"
-#define FIXTURES TEST_SRC_DIR "/fixtures/"
 #define TEST_KEY "sk-test-llmsvc-stream-dummy-key-0000"
 #define MODEL "gpt-6.2-sol"
 #define WEATHER_SCHEMA                                                                       \
@@ -57,12 +55,6 @@ static void setup(void)
     rt = proto_open(&pf, PROTO_ISOLATED, OPENAI_SPEC);
 }
 
-static void teardown(void)
-{
-    proto_stop(&pf);
-}
-
-
 /* A stream fixture, whole (chunk 0) or in pieces of `chunk` bytes. */
 static void serve_stream(const char *fixture, int chunk)
 {
@@ -82,46 +74,17 @@ static void serve(const char *fixture)
 }
 
 /* A literal text/event-stream body. */
-static void serve_body(const char *body)
-{
-    json_object *e = json_object_new_object();
-    json_object_object_add(e, "path", json_object_new_string("/responses"));
-    json_object_object_add(e, "content_type", json_object_new_string("text/event-stream"));
-    json_object_object_add(e, "body", json_object_new_string(body));
-    ck_assert_int_eq(fake_upstream_script(fu, json_object_to_json_string(e)), 0);
-    json_object_put(e);
-}
+#define serve_body(body) proto_serve_body(&pf, "/responses", (body), "text/event-stream")
 
-static char *fixture_file(const char *name)
-{
-    char path[TU_PATH];
-    snprintf(path, sizeof path, FIXTURES "%s", name);
-    return tu_slurp(path);
-}
+/* tests/fixtures/<name>: its text (prototest) */
+#define fixture_file(name) proto_fixture_text("", (name))
 
-static llmsvc_request *oreq(const char *prompt)
-{
-    llmsvc_request *r = tu_request("openai", MODEL, prompt);
-    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
-    return r;
-}
+#define oreq(prompt) proto_request(&pf, "openai", MODEL, (prompt))
 
-static void add_weather_tool(llmsvc_request *req)
-{
-    llmsvc_error *err = NULL;
-    llmsvc_code rc = llmsvc_request_add_tool(
-        req, "get_weather", "Get the current weather in a city", WEATHER_SCHEMA, &err);
-    assert_code(rc, LLMSVC_OK, err);
-}
+#define add_weather_tool(req)                                                                  \
+    proto_add_tool((req), "get_weather", "Get the current weather in a city", WEATHER_SCHEMA)
 
-static int json_same(const char *a, const char *b)
-{
-    json_object *x = json_tokener_parse(a), *y = json_tokener_parse(b);
-    int same = x && y && json_object_equal(x, y);
-    json_object_put(x);
-    json_object_put(y);
-    return same;
-}
+#define json_same proto_json_same
 
 /* ---- what the host heard ---- */
 
@@ -262,7 +225,6 @@ static llmsvc_error *stream_fail(llmsvc_request *req, heard *h, llmsvc_code want
     ck_assert_ptr_nonnull(err);
     return err;
 }
-
 
 /* ---- comparing responses ---- */
 
@@ -636,12 +598,7 @@ START_TEST(a_stream_cut_before_anything_reached_the_host_is_retried)
 }
 END_TEST
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#define now_ms proto_now_ms
 
 START_TEST(a_host_that_stops_reading_gets_cancelled_promptly)
 {

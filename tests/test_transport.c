@@ -52,30 +52,14 @@ static void setup(void)
     rt = open_rt(-1, 0, 0); /* the defaults: 2 retries, 600 s, 16 MiB */
 }
 
-static void teardown(void)
-{
-    proto_stop(&pf);
-}
-
 /* ---- helpers ---- */
 
-
-static llmsvc_request *oreq(const char *prompt)
-{
-    llmsvc_request *r = tu_request("openai", MODEL, prompt);
-    ck_assert_int_eq(llmsvc_request_set_base_url(r, base), LLMSVC_OK);
-    return r;
-}
+#define oreq(prompt) proto_request(&pf, "openai", MODEL, (prompt))
 
 #define call_ok_on(r, req) proto_call_ok((r), (req))
 #define call_fail_on(r, req, want) proto_call_fail((r), (req), (want))
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#define now_ms proto_now_ms
 
 static size_t requests(void)
 {
@@ -85,8 +69,7 @@ static size_t requests(void)
 /* The message of the basic fixture, which the routes serve by default. */
 static char *basic_text(void)
 {
-    json_object *fx = json_object_from_file(TEST_SRC_DIR "/fixtures/openai/basic.json");
-    ck_assert_ptr_nonnull(fx);
+    json_object *fx = proto_fixture_json("openai", "basic.json");
     json_object *out, *item, *content, *part, *text;
     ck_assert(json_object_object_get_ex(fx, "output", &out));
     item = json_object_array_get_idx(out, 0);
