@@ -285,7 +285,7 @@ static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req, con
     }
     ctx.view.stream = sink != NULL;
     resp = response_new();
-    if (!resp || !(resp->provider = strdup(ctx.provider->name))) {
+    if (!resp || !(resp->provider = response_str(resp, ctx.provider->name))) {
         code = LLMSVC_E_NOMEM;
         *e = err_nomem();
         goto done;

@@ -12,29 +12,61 @@
 
 void http_request_init(llmsvc_http_request *req)
 {
-    memset(req, 0, sizeof *req);
+    req->url = NULL;
+    req->headers = req->inl_hdr;
+    req->n_headers = 0;
+    req->cap_headers = sizeof req->inl_hdr / sizeof *req->inl_hdr;
+    req->body = NULL;
+    req->inl_used = 0;
+}
+
+static int inline_str(const llmsvc_http_request *req, const char *p)
+{
+    return p >= req->inl && p < req->inl + sizeof req->inl;
+}
+
+/* A copy of s in the request's own room, else on the heap. */
+static char *copy_str(llmsvc_http_request *req, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (n > sizeof req->inl - req->inl_used)
+        return strdup(s);
+    char *p = req->inl + req->inl_used;
+    memcpy(p, s, n);
+    req->inl_used += n;
+    return p;
+}
+
+static void free_str(llmsvc_http_request *req, char *p)
+{
+    if (!inline_str(req, p))
+        free(p);
 }
 
 void http_request_clear(llmsvc_http_request *req)
 {
-    free(req->url);
+    free_str(req, req->url);
     for (size_t i = 0; i < req->n_headers; i++) {
-        free(req->headers[i].name);
-        free(req->headers[i].value);
+        http_hdr *h = &req->headers[i];
+        if (h->secret)
+            explicit_bzero(h->value, strlen(h->value));
+        free_str(req, h->name);
+        free_str(req, h->value);
     }
-    free(req->headers);
+    if (req->headers != req->inl_hdr)
+        free(req->headers);
     json_object_put(req->body);
-    memset(req, 0, sizeof *req);
+    http_request_init(req);
 }
 
 llmsvc_code http_set_url(llmsvc_http_request *req, const char *url)
 {
     if (!req || !url || strpbrk(url, " \r\n"))
         return LLMSVC_E_INVALID_ARG;
-    char *p = strdup(url);
+    char *p = copy_str(req, url);
     if (!p)
         return LLMSVC_E_NOMEM;
-    free(req->url);
+    free_str(req, req->url);
     req->url = p;
     return LLMSVC_OK;
 }
@@ -44,17 +76,26 @@ llmsvc_code http_add_header(llmsvc_http_request *req, const char *name, const ch
 {
     if (!req || !name || !value || !*name || strpbrk(name, ": \r\n") || strpbrk(value, "\r\n"))
         return LLMSVC_E_INVALID_ARG;
-    http_hdr *nv = realloc(req->headers, (req->n_headers + 1) * sizeof *nv);
-    if (!nv)
-        return LLMSVC_E_NOMEM;
-    req->headers = nv;
-    http_hdr *h = &nv[req->n_headers];
-    h->name = strdup(name);
-    h->value = strdup(value);
+    if (req->n_headers == req->cap_headers) {
+        size_t cap = req->cap_headers * 2;
+        http_hdr *nv = req->headers == req->inl_hdr ? malloc(cap * sizeof *nv)
+                                                    : realloc(req->headers, cap * sizeof *nv);
+        if (!nv)
+            return LLMSVC_E_NOMEM;
+        if (req->headers == req->inl_hdr)
+            memcpy(nv, req->inl_hdr, sizeof req->inl_hdr);
+        req->headers = nv;
+        req->cap_headers = cap;
+    }
+    http_hdr *h = &req->headers[req->n_headers];
+    h->name = copy_str(req, name);
+    h->value = copy_str(req, value);
     h->secret = secret;
     if (!h->name || !h->value) {
-        free(h->name);
-        free(h->value);
+        if (h->name)
+            free_str(req, h->name);
+        if (h->value)
+            free_str(req, h->value);
         return LLMSVC_E_NOMEM;
     }
     req->n_headers++;

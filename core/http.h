@@ -23,11 +23,16 @@ typedef struct http_hdr {
     int secret;
 } http_hdr;
 
+/* The URL and the first few headers' strings are kept in the request itself
+ * (most requests make no allocation for them); a request must not be copied. */
 struct llmsvc_http_request {
     char *url;
-    http_hdr *headers;
-    size_t n_headers;
+    http_hdr *headers; /* inl_hdr until it outgrows it */
+    size_t n_headers, cap_headers;
     struct json_object *body; /* serialized by the transport */
+    size_t inl_used;
+    http_hdr inl_hdr[4];
+    char inl[512];
 };
 
 struct llmsvc_http_response {

@@ -20,6 +20,23 @@ llmsvc_response *response_new(void)
     return r;
 }
 
+char *response_str(llmsvc_response *r, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (n > sizeof r->inl - r->inl_used)
+        return strdup(s);
+    char *p = r->inl + r->inl_used;
+    memcpy(p, s, n);
+    r->inl_used += n;
+    return p;
+}
+
+void response_str_free(llmsvc_response *r, char *p)
+{
+    if (p < r->inl || p >= r->inl + sizeof r->inl)
+        free(p);
+}
+
 static void free_files(llmsvc_response *r)
 {
     for (size_t i = 0; i < r->n_files; i++) {
@@ -69,9 +86,9 @@ void response_reset(llmsvc_response *r)
     free(r->state_protocol);
     free(r->state);
     r->state_protocol = r->state = NULL;
-    free(r->id);
-    free(r->model);
-    free(r->finish_reason);
+    response_str_free(r, r->id);
+    response_str_free(r, r->model);
+    response_str_free(r, r->finish_reason);
     r->id = r->model = r->finish_reason = NULL;
     buf_clear(&r->text);
     buf_clear(&r->reasoning);
@@ -88,7 +105,7 @@ LLMSVC_EXTERN void llmsvc_response_free(llmsvc_response *r)
     free_tries(r);
     free(r->route);
     free(r->arm);
-    free(r->provider);
+    response_str_free(r, r->provider);
     buf_free(&r->text);
     buf_free(&r->reasoning);
     free(r);
@@ -111,9 +128,9 @@ llmsvc_code response_set(llmsvc_response *r, llmsvc_resp_field f, const char *va
         return LLMSVC_E_INVALID_ARG;
     }
     char *p = NULL;
-    if (value && !(p = strdup(value)))
+    if (value && !(p = response_str(r, value)))
         return LLMSVC_E_NOMEM;
-    free(*dst);
+    response_str_free(r, *dst);
     *dst = p;
     return LLMSVC_OK;
 }
@@ -317,10 +334,10 @@ llmsvc_response *response_clone(const llmsvc_response *src)
     if (!r)
         return NULL;
     int ok = 1;
-    ok &= !src->id || (r->id = strdup(src->id)) != NULL;
-    ok &= !src->provider || (r->provider = strdup(src->provider)) != NULL;
-    ok &= !src->model || (r->model = strdup(src->model)) != NULL;
-    ok &= !src->finish_reason || (r->finish_reason = strdup(src->finish_reason)) != NULL;
+    ok &= !src->id || (r->id = response_str(r, src->id)) != NULL;
+    ok &= !src->provider || (r->provider = response_str(r, src->provider)) != NULL;
+    ok &= !src->model || (r->model = response_str(r, src->model)) != NULL;
+    ok &= !src->finish_reason || (r->finish_reason = response_str(r, src->finish_reason)) != NULL;
     ok &= buf_append(&r->text, buf_cstr(&src->text), src->text.len) == 0;
     if (src->has_reasoning)
         ok &= response_append_reasoning(r, buf_cstr(&src->reasoning), src->reasoning.len) ==

@@ -39,9 +39,16 @@ struct llmsvc_response {
     int cached;  /* served from the response cache */
     try_info *tries; /* the route's targets as tried */
     size_t n_tries;
+    size_t inl_used; /* short strings (id, model, provider...) live in inl */
+    char inl[192];
 };
 
 llmsvc_response *response_new(void);
+/* A copy of s owned by r: in r itself while room lasts, else on the heap;
+ * response_str_free gives one back. id, provider, model and finish_reason are
+ * freed that way (a plain strdup may be put there too). */
+char *response_str(llmsvc_response *r, const char *s);
+void response_str_free(llmsvc_response *r, char *p);
 /* Empties what a failed attempt may have left, for the next attempt. */
 void response_reset(llmsvc_response *r);
 

@@ -128,16 +128,16 @@ static const char *const token_keys[6] = {"input_tokens",        "output_tokens"
                                           "reasoning_tokens",    "cached_input_tokens",
                                           "cache_write_tokens",  "total_tokens"};
 
-static llmsvc_code take_str(llmsvc_jdoc *d, int node, const char *key, char **dst)
+static llmsvc_code take_str(llmsvc_response *r, llmsvc_jdoc *d, const char *key, char **dst)
 {
-    int n = jdoc_get(d, node, key);
+    int n = jdoc_get(d, 0, key);
     if (n < 0 || jdoc_type(d, n) == LLMSVC_JSON_NULL)
         return LLMSVC_OK;
     const char *s = jdoc_str(d, n, NULL);
     if (!s)
         return LLMSVC_E_VALIDATION;
-    free(*dst);
-    return (*dst = strdup(s)) ? LLMSVC_OK : LLMSVC_E_NOMEM;
+    response_str_free(r, *dst);
+    return (*dst = response_str(r, s)) ? LLMSVC_OK : LLMSVC_E_NOMEM;
 }
 
 /* A top-level string that may be absent or null (*s NULL), but nothing else. */
@@ -197,13 +197,13 @@ llmsvc_code response_from_json(const char *json, size_t len, llmsvc_response **o
     if (jdoc_type(d, 0) != LLMSVC_JSON_OBJECT)
         code = LLMSVC_E_VALIDATION;
     if (code == LLMSVC_OK)
-        code = take_str(d, 0, "id", &r->id);
+        code = take_str(r, d, "id", &r->id);
     if (code == LLMSVC_OK)
-        code = take_str(d, 0, "provider", &r->provider);
+        code = take_str(r, d, "provider", &r->provider);
     if (code == LLMSVC_OK)
-        code = take_str(d, 0, "model", &r->model);
+        code = take_str(r, d, "model", &r->model);
     if (code == LLMSVC_OK)
-        code = take_str(d, 0, "finish_reason", &r->finish_reason);
+        code = take_str(r, d, "finish_reason", &r->finish_reason);
     size_t n = 0;
     const char *text = NULL, *reasoning = NULL;
     if (code == LLMSVC_OK)

@@ -147,6 +147,32 @@ START_TEST(a_callers_user_agent_or_accept_replaces_the_default)
 }
 END_TEST
 
+/* more headers, and longer, than a request keeps in itself: all arrive intact */
+START_TEST(many_long_headers_all_arrive)
+{
+    llmsvc_request *req = oreq("gpt-6.2-sol", "hi");
+    char name[32], value[300];
+    for (int i = 0; i < 9; i++) {
+        snprintf(name, sizeof name, "x-test-%d", i);
+        memset(value, 'a' + i, sizeof value - 1);
+        value[sizeof value - 1] = '\0';
+        ck_assert_int_eq(llmsvc_request_add_header(req, name, value), LLMSVC_OK);
+    }
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    for (int i = 0; i < 9; i++) {
+        snprintf(name, sizeof name, "x-test-%d", i);
+        const char *got = sent_header(&s, name);
+        ck_assert_msg(got && strlen(got) == sizeof value - 1 && got[0] == 'a' + i &&
+                          got[sizeof value - 2] == 'a' + i,
+                      "header %s", name);
+    }
+    ck_assert_str_eq(sent_header(&s, "content-type"), "application/json");
+    sent_free(&s);
+    llmsvc_request_free(req);
+}
+END_TEST
+
 START_TEST(instructions_are_sent_as_instructions)
 {
     llmsvc_request *req = oreq("gpt-6.2-sol", "What is 2 + 2?");
@@ -2123,6 +2149,7 @@ static Suite *openai_responses_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, posts_the_prompt_as_input_to_base_url_responses);
     tcase_add_test(tc, a_callers_user_agent_or_accept_replaces_the_default);
+    tcase_add_test(tc, many_long_headers_all_arrive);
     tcase_add_test(tc, instructions_are_sent_as_instructions);
     tcase_add_test(tc, temperature_and_top_p_are_sent_with_effort_none);
     tcase_add_test(tc, temperature_and_top_p_on_gpt_4_1_go_without_a_reasoning_object);

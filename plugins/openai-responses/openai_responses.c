@@ -72,10 +72,12 @@ static const char *default_wire(const char *name)
 }
 
 /* Building JSON: each helper takes over v and records a failed allocation in
- * *oom instead of returning it, so that a builder checks once at its end. */
+ * *oom instead of returning it, so that a builder checks once at its end.
+ * Keys are this file's string literals, which json-c need not copy: a body
+ * lives for one attempt, while the plugin stays loaded. */
 static void put(json_object *o, const char *key, json_object *v, int *oom)
 {
-    if (!o || !v || json_object_object_add(o, key, v) != 0) {
+    if (!o || !v || json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
         json_object_put(v);
         *oom = 1;
     }
@@ -318,12 +320,23 @@ static llmsvc_code add_format(const llmsvc_call_info *call, json_object *body)
     return host->json_set_path(body, "text.format", fmt);
 }
 
+/* a then b into out (cap bytes), NUL-terminated; 0 when they do not fit.
+ * (No snprintf on the path of every call: its machinery is large and cold.) */
+static size_t join(char *out, size_t cap, const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na + nb >= cap)
+        return 0;
+    memcpy(out, a, na);
+    memcpy(out + na, b, nb + 1);
+    return na + nb;
+}
+
 static llmsvc_code set_auth(const llmsvc_call_info *call, llmsvc_http_request *out,
                             llmsvc_error **err)
 {
     char url[2048];
-    int n = snprintf(url, sizeof url, "%s/responses", call->base_url ? call->base_url : "");
-    if (!call->base_url || n < 0 || (size_t)n >= sizeof url) {
+    if (!call->base_url || !join(url, sizeof url, call->base_url, "/responses")) {
         *err = host->error_new(LLMSVC_E_CONFIG, "provider '%s' has no usable base_url",
                                call->provider);
         return LLMSVC_E_CONFIG;
@@ -332,15 +345,14 @@ static llmsvc_code set_auth(const llmsvc_call_info *call, llmsvc_http_request *o
     if (rc != LLMSVC_OK || !call->api_key)
         return rc;
     char auth[4096];
-    n = snprintf(auth, sizeof auth, "Bearer %s", call->api_key);
-    if (n < 0 || (size_t)n >= sizeof auth) {
-        explicit_bzero(auth, sizeof auth);
+    size_t n = join(auth, sizeof auth, "Bearer ", call->api_key);
+    if (!n) {
         *err = host->error_new(LLMSVC_E_CONFIG, "the API key of provider '%s' is too long",
                                call->provider);
         return LLMSVC_E_CONFIG;
     }
     rc = host->http_add_header(out, "Authorization", auth, 1);
-    explicit_bzero(auth, (size_t)n); /* the bytes written: not the whole 4 KB, every call */
+    explicit_bzero(auth, n); /* the bytes written: not the whole 4 KB, every call */
     return rc;
 }
 
@@ -594,11 +606,13 @@ static int read_usage(jdoc *d, int resp, llmsvc_usage *usage)
     int u = host->jdoc_get(d, resp, "usage");
     if (host->jdoc_type(d, u) != LLMSVC_JSON_OBJECT)
         return 0;
+    int in = host->jdoc_get(d, u, "input_tokens_details"); /* -1 reads as the defaults */
+    int out = host->jdoc_get(d, u, "output_tokens_details");
     usage->input = host->jdoc_get_int(d, u, "input_tokens", -1);
-    usage->cached_input = host->jdoc_get_int(d, u, "input_tokens_details.cached_tokens", 0);
-    usage->cache_write = host->jdoc_get_int(d, u, "input_tokens_details.cache_write_tokens", 0);
+    usage->cached_input = host->jdoc_get_int(d, in, "cached_tokens", 0);
+    usage->cache_write = host->jdoc_get_int(d, in, "cache_write_tokens", 0);
     usage->output = host->jdoc_get_int(d, u, "output_tokens", -1);
-    usage->reasoning = host->jdoc_get_int(d, u, "output_tokens_details.reasoning_tokens", 0);
+    usage->reasoning = host->jdoc_get_int(d, out, "reasoning_tokens", 0);
     usage->total = host->jdoc_get_int(d, u, "total_tokens", -1);
     return 1;
 }
