@@ -39,7 +39,7 @@ static const char *base_url;
 static const char *model = "gpt-6-luna";
 static long n_calls = 20000;
 static const char *only; /* "llmsvc" or "curl": run one side only (for profiling) */
-static int rounds = 5;     /* alternating runs per side; the medians are reported */
+static int rounds = 9;     /* paired runs per side; the medians are reported */
 
 static double now_s(void)
 {
@@ -171,6 +171,12 @@ static result run(void *(*fn)(void *), llmsvc_runtime *rt, int threads)
 static int by_rate(const void *a, const void *b)
 {
     double x = ((const result *)a)->calls_per_s, y = ((const result *)b)->calls_per_s;
+    return (x > y) - (x < y);
+}
+
+static int by_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
@@ -323,12 +329,14 @@ int main(int argc, char **argv)
             break;
         case 'r':
             rounds = atoi(optarg);
-            if (rounds < 1 || rounds > 16)
-                rounds = 5;
+            if (rounds < 1 || rounds > 64)
+                rounds = 9;
             break;
         default:
             printf("usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
                    "                   [--only llmsvc|curl] [--rounds R]\n"
+                   "Each round runs both sides back to back (the order swapped every round);\n"
+                   "ratio is the median of the rounds' ratios (default 9 rounds, at most 64).\n"
                    "Without --url, starts the fake upstream (%s).\n",
                    FAKE_UPSTREAM_BIN);
             return opt == 'h' ? 0 : 2;
@@ -362,7 +370,8 @@ int main(int argc, char **argv)
     if (baseline_request(rt) < 0)
         return 1;
 
-    printf("upstream %s, model %s, %ld calls per run, median of %d alternating runs per side\n",
+    printf("upstream %s, model %s, %ld calls per run, %d paired runs per side; ratio: the "
+           "median of the pairs' ratios\n",
            base_url, model, n_calls, rounds);
     printf("%-8s %-14s %-14s %-7s %-16s %-16s %s\n", "threads", "llmsvc call/s", "curl call/s",
            "ratio", "llmsvc cpu/call", "curl cpu/call", "failures");
@@ -379,17 +388,27 @@ int main(int argc, char **argv)
             failed = 1;
             break;
         }
-        /* the machine's noise is larger than the difference measured: alternate
-         * the two sides several times and compare medians */
-        result rb[16], ro[16], none = {1, 0, 0};
+        /* the machine's noise (±15% between runs) is larger than the difference
+         * measured: pair each llmsvc run with a baseline run next to it (the
+         * order swapped every round, so neither side always runs first) and
+         * report the median of the pairs' ratios with the sides' medians */
+        result rb[64], ro[64], none = {1, 0, 0};
+        double ratio[64];
         for (int k = 0; k < rounds; k++) {
+            int ours_first = k % 2;
+            if (ours_first)
+                ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_side, rt, threads);
             rb[k] = only && strcmp(only, "curl") ? none : run(curl_worker, rt, threads);
-            ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_side, rt, threads);
+            if (!ours_first)
+                ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_side, rt, threads);
+            ratio[k] = ro[k].calls_per_s / rb[k].calls_per_s;
         }
+        qsort(ratio, (size_t)rounds, sizeof *ratio, by_double);
         result base = median(rb, rounds), ours = median(ro, rounds);
-        printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld\n", threads,
-               ours.calls_per_s, base.calls_per_s, ours.calls_per_s / base.calls_per_s,
-               ours.cpu_us_per_call, base.cpu_us_per_call, ours.failures, base.failures);
+        printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld   (pairs %.3f-%.3f)\n",
+               threads, ours.calls_per_s, base.calls_per_s, ratio[rounds / 2],
+               ours.cpu_us_per_call, base.cpu_us_per_call, ours.failures, base.failures,
+               ratio[0], ratio[rounds - 1]);
         failed |= ours.failures || base.failures;
     }
     free(list);
