@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "curl_dl.h"
+#include "room.h"
 #include "spare.h"
 
 #include <stdlib.h>
@@ -20,27 +21,15 @@ void http_request_init(llmsvc_http_request *req)
     req->inl_used = 0;
 }
 
-static int inline_str(const llmsvc_http_request *req, const char *p)
-{
-    return p >= req->inl && p < req->inl + sizeof req->inl;
-}
-
 /* A copy of s in the request's own room, else on the heap. */
 static char *copy_str(llmsvc_http_request *req, const char *s)
 {
-    size_t n = strlen(s) + 1;
-    if (n > sizeof req->inl - req->inl_used)
-        return strdup(s);
-    char *p = req->inl + req->inl_used;
-    memcpy(p, s, n);
-    req->inl_used += n;
-    return p;
+    return room_copy(req->inl, sizeof req->inl, &req->inl_used, s);
 }
 
 static void free_str(llmsvc_http_request *req, char *p)
 {
-    if (!inline_str(req, p))
-        free(p);
+    room_free(req->inl, sizeof req->inl, p);
 }
 
 void http_request_clear(llmsvc_http_request *req)

@@ -315,6 +315,26 @@ HOT jtok *new_tok(jtok *tok, int n, int type, size_t start, int parent)
     return t;
 }
 
+/* The string whose opening quote is s[*i] as token n (its kind's fields set,
+ * *out pointing at it); *i at its closing quote. */
+HOT perr string_tok(llmsvc_jdoc *d, jtok **tok, int n, const unsigned char *s, size_t len,
+                    size_t *i, int parent, jtok **out)
+{
+    size_t start = ++*i;
+    int esc = 0;
+    perr r = scan_string(s, len, i, &esc);
+    if (r != P_OK)
+        return r;
+    if (room(d, tok, n) < 0)
+        return P_NOMEM;
+    jtok *t = new_tok(*tok, n, J_STRING, start, parent);
+    t->end = (int32_t)*i;
+    t->str = -1;
+    t->esc = esc;
+    *out = t;
+    return P_OK;
+}
+
 /* The whole document, which starts with '{' or '[' (the caller checks): in
  * an object a key and its colon, then a value at each step, then the closing
  * of every container that value completes. stack[] holds the open
@@ -339,18 +359,11 @@ static perr parse_all(llmsvc_jdoc *d, size_t *pos)
                 r = P_BAD;
                 goto out;
             }
-            size_t start = ++i;
-            int esc = 0;
-            if ((r = scan_string(s, len, &i, &esc)) != P_OK)
+            jtok *t;
+            if ((r = string_tok(d, &tok, n, s, len, &i, top, &t)) != P_OK)
                 goto out;
-            if (room(d, &tok, n) < 0)
-                goto nomem;
-            jtok *t = new_tok(tok, n, J_STRING, start, top);
-            t->end = (int32_t)i;
-            t->size = esc ? -1 : (int)(i - start);
-            t->str = -1;
-            t->esc = esc;
-            if (esc)
+            t->size = t->esc ? -1 : t->end - t->start;
+            if (t->esc)
                 d->esc_keys = 1;
             parent = n++; /* its next is set once its value is read */
             /* the colon, as a rule right after the key and followed by one space */
@@ -369,16 +382,10 @@ static perr parse_all(llmsvc_jdoc *d, size_t *pos)
         if ((c = peek(s, &i, len)) < 0)
             goto part;
         if (c == '"') {
-            size_t start = ++i;
-            int esc = 0;
-            if ((r = scan_string(s, len, &i, &esc)) != P_OK)
+            jtok *t;
+            if ((r = string_tok(d, &tok, n, s, len, &i, parent, &t)) != P_OK)
                 goto out;
-            if (room(d, &tok, n) < 0)
-                goto nomem;
-            jtok *t = new_tok(tok, n++, J_STRING, start, parent);
-            t->end = (int32_t)i;
-            t->str = -1;
-            t->esc = esc;
+            n++;
             i++;
         } else if (c == '{' || c == '[') {
             if (depth >= MAX_DEPTH) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "room.h"
 
 static void init_counts(llmsvc_response *r)
 {
@@ -22,19 +23,12 @@ llmsvc_response *response_new(void)
 
 char *response_str(llmsvc_response *r, const char *s)
 {
-    size_t n = strlen(s) + 1;
-    if (n > sizeof r->inl - r->inl_used)
-        return strdup(s);
-    char *p = r->inl + r->inl_used;
-    memcpy(p, s, n);
-    r->inl_used += n;
-    return p;
+    return room_copy(r->inl, sizeof r->inl, &r->inl_used, s);
 }
 
 void response_str_free(llmsvc_response *r, char *p)
 {
-    if (p < r->inl || p >= r->inl + sizeof r->inl)
-        free(p);
+    room_free(r->inl, sizeof r->inl, p);
 }
 
 static void free_files(llmsvc_response *r)
