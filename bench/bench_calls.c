@@ -39,7 +39,8 @@ static const char *base_url;
 static const char *model = "gpt-6-luna";
 static long n_calls = 20000;
 static const char *only; /* "llmsvc" or "curl": run one side only (for profiling) */
-static int rounds = 9;     /* paired runs per side; the medians are reported */
+enum { MAX_ROUNDS = 64 };
+static int rounds = 9; /* paired rounds; the median of their ratios is reported */
 
 static double now_s(void)
 {
@@ -168,16 +169,22 @@ static result run(void *(*fn)(void *), llmsvc_runtime *rt, int threads)
     return r;
 }
 
-static int by_rate(const void *a, const void *b)
-{
-    double x = ((const result *)a)->calls_per_s, y = ((const result *)b)->calls_per_s;
-    return (x > y) - (x < y);
-}
-
 static int by_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static int by_rate(const void *a, const void *b)
+{
+    return by_double(&((const result *)a)->calls_per_s, &((const result *)b)->calls_per_s);
+}
+
+/* A run of one side, or a placeholder (1 call/s) when --only names the other. */
+static result run_side(void *(*fn)(void *), const char *side, llmsvc_runtime *rt, int threads)
+{
+    result none = {1, 0, 0};
+    return only && strcmp(only, side) ? none : run(fn, rt, threads);
 }
 
 /* The run with the median rate (its CPU figure with it); failures summed. */
@@ -314,6 +321,10 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'n':
             n_calls = atol(optarg);
+            if (n_calls < 1) {
+                fprintf(stderr, "bench_calls: --calls takes a positive count, not '%s'\n", optarg);
+                return 2;
+            }
             break;
         case 't':
             thread_list = optarg;
@@ -326,11 +337,18 @@ int main(int argc, char **argv)
             break;
         case 'o':
             only = optarg;
+            if (strcmp(only, "llmsvc") && strcmp(only, "curl")) {
+                fprintf(stderr, "bench_calls: --only takes llmsvc or curl, not '%s'\n", only);
+                return 2;
+            }
             break;
         case 'r':
             rounds = atoi(optarg);
-            if (rounds < 1 || rounds > 64)
-                rounds = 9;
+            if (rounds < 1 || rounds > MAX_ROUNDS) {
+                fprintf(stderr, "bench_calls: --rounds takes 1 to %d, not '%s'\n", MAX_ROUNDS,
+                        optarg);
+                return 2;
+            }
             break;
         default:
             printf("usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
@@ -392,15 +410,14 @@ int main(int argc, char **argv)
          * measured: pair each llmsvc run with a baseline run next to it (the
          * order swapped every round, so neither side always runs first) and
          * report the median of the pairs' ratios with the sides' medians */
-        result rb[64], ro[64], none = {1, 0, 0};
-        double ratio[64];
+        result rb[MAX_ROUNDS], ro[MAX_ROUNDS];
+        double ratio[MAX_ROUNDS];
         for (int k = 0; k < rounds; k++) {
-            int ours_first = k % 2;
-            if (ours_first)
-                ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_side, rt, threads);
-            rb[k] = only && strcmp(only, "curl") ? none : run(curl_worker, rt, threads);
-            if (!ours_first)
-                ro[k] = only && strcmp(only, "llmsvc") ? none : run(llmsvc_side, rt, threads);
+            if (k % 2)
+                ro[k] = run_side(llmsvc_side, "llmsvc", rt, threads);
+            rb[k] = run_side(curl_worker, "curl", rt, threads);
+            if (!(k % 2))
+                ro[k] = run_side(llmsvc_side, "llmsvc", rt, threads);
             ratio[k] = ro[k].calls_per_s / rb[k].calls_per_s;
         }
         qsort(ratio, (size_t)rounds, sizeof *ratio, by_double);

@@ -273,8 +273,8 @@ const char *jdoc_str(llmsvc_jdoc *d, int node, size_t *len)
         d->arena_used += (size_t)w + 1;
     }
     const char *s = d->arena + t->str;
-    if (len)
-        *len = strlen(s);
+    if (len) /* a plain string is its source; only an escaped one needs counting */
+        *len = t->esc ? strlen(s) : (size_t)(t->end - t->start);
     return s;
 }
 

@@ -1,7 +1,6 @@
 #include "jdoc_tok.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,39 +50,20 @@ static int is_number(const char *s, size_t n)
     return i == n;
 }
 
-/* s[0] exists (the caller is at a value's first byte). */
-static inline int valid_primitive(const char *s, size_t n)
-{
-    switch (s[0]) {
-    case 't':
-        return n == 4 && s[1] == 'r' && s[2] == 'u' && s[3] == 'e';
-    case 'f':
-        return n == 5 && s[1] == 'a' && s[2] == 'l' && s[3] == 's' && s[4] == 'e';
-    case 'n':
-        return n == 4 && s[1] == 'u' && s[2] == 'l' && s[3] == 'l';
-    default:
-        return is_number(s, n);
-    }
-}
-
 /* Character classes, by byte: white space; ends a primitive; ends the plain
- * run of a string (quote, backslash, control character). */
+ * run of a string (quote, backslash, control character). A constant table:
+ * nothing to set up before the first parse. */
 enum { C_WS = 1, C_DELIM = 2, C_STR = 4 };
+#define CTL (C_STR | C_DELIM) /* a control character also ends a primitive */
 
-static unsigned char cls[256];
-static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
-
-static void init_classes(void)
-{
-    for (int c = 0; c < 0x20; c++)
-        cls[c] |= C_STR | C_DELIM; /* a control character ends a primitive too */
-    cls['"'] |= C_STR | C_DELIM;
-    cls['\\'] |= C_STR;
-    for (const char *w = " \t\r\n"; *w; w++)
-        cls[(unsigned char)*w] |= C_WS | C_DELIM;
-    for (const char *x = ",]}:[{"; *x; x++)
-        cls[(unsigned char)*x] |= C_DELIM;
-}
+static const unsigned char cls[256] = {
+    [0] = CTL,  [1] = CTL,  [2] = CTL,  [3] = CTL,  [4] = CTL,  [5] = CTL,  [6] = CTL,
+    [7] = CTL,  [8] = CTL,  [9] = CTL | C_WS,       [10] = CTL | C_WS,      [11] = CTL,
+    [12] = CTL, [13] = CTL | C_WS,      [14] = CTL, [15] = CTL, [16] = CTL, [17] = CTL,
+    [18] = CTL, [19] = CTL, [20] = CTL, [21] = CTL, [22] = CTL, [23] = CTL, [24] = CTL,
+    [25] = CTL, [26] = CTL, [27] = CTL, [28] = CTL, [29] = CTL, [30] = CTL, [31] = CTL,
+    [' '] = C_WS | C_DELIM, ['"'] = C_STR | C_DELIM, ['\\'] = C_STR, [','] = C_DELIM,
+    [':'] = C_DELIM, ['['] = C_DELIM, [']'] = C_DELIM, ['{'] = C_DELIM, ['}'] = C_DELIM};
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -410,7 +390,10 @@ static perr parse_all(llmsvc_jdoc *d, size_t *pos)
             if ((i = plain_primitive(s, i, len)) == start) {
                 while (i < len && !(cls[s[i]] & C_DELIM))
                     i++;
-                if (!valid_primitive((const char *)s + start, i - start)) {
+                /* literals never get here (plain_primitive takes the only
+                 * valid spelling of each): this is a number with a fraction,
+                 * an exponent or a bad leading zero */
+                if (!is_number((const char *)s + start, i - start)) {
                     if (i == len &&
                         (c == 't' || c == 'f' || c == 'n' || c == '-' || (c >= '0' && c <= '9')))
                         goto part; /* "tr", "12." ...: cut short */
@@ -490,7 +473,6 @@ llmsvc_code jdoc_parse(const char *text, size_t len, llmsvc_jdoc **out, llmsvc_e
                        .tok = d->inline_tok,
                        .cap = cap < INT_MAX / 4 ? (int)cap : INT_MAX / 4,
                        .size = size};
-    pthread_once(&cls_once, init_classes);
     const unsigned char *s = (const unsigned char *)text;
     size_t pos = skip_ws(s, 0, len);
     if (pos == len)

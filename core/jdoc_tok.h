@@ -1,5 +1,5 @@
 /* jdoc's private layout, shared by its parser (jdoc_parse.c) and its readers
- * (jdoc.c): the token array a document is. */
+ * (jdoc.c): the token array a document is, and the inlining hints both use. */
 #ifndef LLMSVC_JDOC_TOK_H
 #define LLMSVC_JDOC_TOK_H
 

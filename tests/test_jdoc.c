@@ -95,6 +95,97 @@ START_TEST(a_bad_escape_reads_as_no_string)
 }
 END_TEST
 
+START_TEST(a_long_compact_array_outgrows_the_inline_tokens)
+{
+    /* two bytes a token: far more tokens than the document's first block holds */
+    enum { N = 5000 };
+    static char text[2 * N + 16];
+    size_t n = 0;
+    text[n++] = '[';
+    for (int i = 0; i < N; i++) {
+        text[n++] = (char)('0' + i % 10);
+        text[n++] = ',';
+    }
+    text[n - 1] = ']';
+    text[n] = '\0';
+    llmsvc_jdoc *d = parse_ok(text);
+    ck_assert_uint_eq(jdoc_count(d, 0), N);
+    int last = -1;
+    for (int item = jdoc_first(d, 0); item >= 0; item = jdoc_next(d, item))
+        last = item;
+    ck_assert_int_eq(jdoc_int(d, last, -1), (N - 1) % 10);
+    jdoc_free(d);
+}
+END_TEST
+
+START_TEST(nesting_deeper_than_512_is_refused)
+{
+    static char text[2 * 513 + 1];
+    memset(text, '[', 512);
+    memset(text + 512, ']', 512);
+    text[1024] = '\0';
+    llmsvc_jdoc *d = parse_ok(text);
+    jdoc_free(d);
+    memset(text, '[', 513);
+    memset(text + 513, ']', 513);
+    text[1026] = '\0';
+    parse_fails(text, "nests deeper than 512 levels");
+}
+END_TEST
+
+START_TEST(numbers_beyond_plain_integers_follow_the_grammar)
+{
+    llmsvc_jdoc *d = parse_ok("{\"a\": -0, \"b\": 1.5e3, \"c\": -0.25E-2, \"d\": 0, "
+                              "\"e\": 12345678901234567890, \"f\": -7}");
+    ck_assert(jdoc_num(d, jdoc_get(d, 0, "b"), 0) == 1500.0);
+    ck_assert(jdoc_num(d, jdoc_get(d, 0, "c"), 0) == -0.0025);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "a", 9), 0);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "d", 9), 0);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "f", 0), -7);
+    ck_assert_int_eq(jdoc_type(d, jdoc_get(d, 0, "e")), LLMSVC_JSON_NUMBER);
+    jdoc_free(d);
+    parse_fails("{\"a\": -}", "not valid JSON at byte 6");
+    parse_fails("{\"a\": 1.}", "not valid JSON at byte 6");
+    parse_fails("{\"a\": 1e}", "not valid JSON at byte 6");
+    parse_fails("{\"a\": truex}", "not valid JSON at byte 6");
+    parse_fails("{\"a\": 12.", "not complete JSON");
+    parse_fails("{\"a\": nul", "not complete JSON");
+}
+END_TEST
+
+START_TEST(white_space_of_every_kind_and_length_is_skipped)
+{
+    /* runs longer than 16 bytes, tabs and CR LF between tokens, a string
+     * longer than 16 bytes with an escape past the first 16 */
+    llmsvc_jdoc *d = parse_ok("\r\n\t {\r\n\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\"k\"\t:\r\n"
+                              "                                  \"0123456789abcdefghij\\\"k\""
+                              "\n                                                  }\t\r\n");
+    size_t len;
+    ck_assert_str_eq(jdoc_str(d, jdoc_get(d, 0, "k"), &len), "0123456789abcdefghij\"k");
+    ck_assert_uint_eq(len, 22);
+    jdoc_free(d);
+    parse_fails("{\"a\": \"tab\tinside\"}", "not valid JSON at byte 10");
+}
+END_TEST
+
+START_TEST(keys_are_found_by_length_and_bytes)
+{
+    /* keys of 1-3, 4-7, 8 and more bytes that share lengths, prefixes and
+     * last bytes with the ones asked for; one escaped key among plain ones */
+    llmsvc_jdoc *d = parse_ok("{\"ab\": 1, \"ac\": 2, \"abcd\": 3, \"abce\": 4, \"abcdefgh\": 5, "
+                              "\"abcdefgi\": 6, \"input_tokens_x\": 7, \"input_tokens\": 8, "
+                              "\"\\u0061bc\": 9, \"abc\": 10}");
+    ck_assert_int_eq(jdoc_get_int(d, 0, "ac", 0), 2);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "abce", 0), 4);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "abcdefgi", 0), 6);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "input_tokens", 0), 8);
+    ck_assert_int_eq(jdoc_get_int(d, 0, "abc", 0), 9); /* the first "abc", escaped */
+    ck_assert_int_eq(jdoc_get(d, 0, "abcdefgj"), -1);
+    ck_assert_int_eq(jdoc_get(d, 0, "a"), -1);
+    jdoc_free(d);
+}
+END_TEST
+
 static Suite *jdoc_suite(void)
 {
     Suite *s = suite_create("jdoc");
@@ -103,6 +194,11 @@ static Suite *jdoc_suite(void)
     tcase_add_test(tc, children_are_walked_in_order_with_their_keys);
     tcase_add_test(tc, malformed_bodies_are_provider_errors_naming_where);
     tcase_add_test(tc, a_bad_escape_reads_as_no_string);
+    tcase_add_test(tc, a_long_compact_array_outgrows_the_inline_tokens);
+    tcase_add_test(tc, nesting_deeper_than_512_is_refused);
+    tcase_add_test(tc, numbers_beyond_plain_integers_follow_the_grammar);
+    tcase_add_test(tc, white_space_of_every_kind_and_length_is_skipped);
+    tcase_add_test(tc, keys_are_found_by_length_and_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
