@@ -100,6 +100,55 @@ static const char *h_call_option(const llmsvc_call_info *call, const char *name)
     return NULL;
 }
 
+/* ---- request bodies as jv values (ABI 1.1): the request's arena ---- */
+
+#define ARENA(req) (&(req)->jv)
+
+static llmsvc_jv *h_jv_object(llmsvc_http_request *req)
+{
+    return req ? jv_object(ARENA(req)) : NULL;
+}
+
+static llmsvc_jv *h_jv_array(llmsvc_http_request *req)
+{
+    return req ? jv_array(ARENA(req)) : NULL;
+}
+
+static llmsvc_jv *h_jv_string(llmsvc_http_request *req, const char *s, size_t len)
+{
+    return req ? jv_string(ARENA(req), s, len) : NULL;
+}
+
+static llmsvc_jv *h_jv_int(llmsvc_http_request *req, int64_t v)
+{
+    return req ? jv_int(ARENA(req), v) : NULL;
+}
+
+static llmsvc_jv *h_jv_double(llmsvc_http_request *req, double v)
+{
+    return req ? jv_double(ARENA(req), v) : NULL;
+}
+
+static llmsvc_jv *h_jv_bool(llmsvc_http_request *req, int v)
+{
+    return req ? jv_bool(ARENA(req), v) : NULL;
+}
+
+static llmsvc_jv *h_jv_null(llmsvc_http_request *req)
+{
+    return req ? jv_null(ARENA(req)) : NULL;
+}
+
+static llmsvc_jv *h_jv_raw(llmsvc_http_request *req, const char *json, size_t len)
+{
+    return req ? jv_raw(ARENA(req), json, len) : NULL;
+}
+
+static llmsvc_jv *h_jv_param(llmsvc_http_request *req, const llmsvc_param *p)
+{
+    return req ? jv_param(ARENA(req), p) : NULL;
+}
+
 const llmsvc_host loader_host_table = {
     .size = sizeof(llmsvc_host),
     .abi_major = LLMSVC_PLUGIN_ABI_MAJOR,
@@ -156,4 +205,18 @@ const llmsvc_host loader_host_table = {
     .stream_usage = stream_usage,
     .stream_done = stream_done,
     .stream_response = stream_response,
+    .jv_body = http_jv_body,
+    .jv_object = h_jv_object,
+    .jv_array = h_jv_array,
+    .jv_string = h_jv_string,
+    .jv_int = h_jv_int,
+    .jv_double = h_jv_double,
+    .jv_bool = h_jv_bool,
+    .jv_null = h_jv_null,
+    .jv_raw = h_jv_raw,
+    .jv_param = h_jv_param,
+    .jv_put = jv_put,
+    .jv_push = jv_push,
+    .jv_set_path = jv_set_path,
+    .jv_merge = jv_merge,
 };

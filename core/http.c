@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "curl_dl.h"
+#include "json_write.h"
 #include "room.h"
 #include "spare.h"
 
@@ -18,6 +19,8 @@ void http_request_init(llmsvc_http_request *req)
     req->n_headers = 0;
     req->cap_headers = sizeof req->inl_hdr / sizeof *req->inl_hdr;
     req->body = NULL;
+    req->jv_body = NULL;
+    jv_arena_init(&req->jv);
     req->inl_used = 0;
 }
 
@@ -45,6 +48,7 @@ void http_request_clear(llmsvc_http_request *req)
     if (req->headers != req->inl_hdr)
         free(req->headers);
     json_object_put(req->body);
+    jv_arena_clear(&req->jv);
     http_request_init(req);
 }
 
@@ -97,7 +101,30 @@ llmsvc_code http_set_json_body(llmsvc_http_request *req, struct json_object *bod
         return LLMSVC_E_INVALID_ARG;
     json_object_put(req->body);
     req->body = body;
+    req->jv_body = NULL;
     return LLMSVC_OK;
+}
+
+llmsvc_jv *http_jv_body(llmsvc_http_request *req)
+{
+    if (!req)
+        return NULL;
+    llmsvc_jv *root = jv_object(&req->jv);
+    if (root) {
+        json_object_put(req->body);
+        req->body = NULL;
+        req->jv_body = root;
+    }
+    return root;
+}
+
+int http_write_body(const llmsvc_http_request *req, buf *out)
+{
+    if (req->jv_body)
+        return jv_write(out, req->jv_body) < 0 ? -1 : 1;
+    if (req->body)
+        return json_write(out, req->body) < 0 ? -1 : 1;
+    return 0;
 }
 
 int http_base_url_ok(const char *url)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "jv.h"
 #include "llmsvc/plugin.h"
 
 struct json_object;
@@ -29,7 +30,9 @@ struct llmsvc_http_request {
     char *url;
     http_hdr *headers; /* inl_hdr until it outgrows it */
     size_t n_headers, cap_headers;
-    struct json_object *body; /* serialized by the transport */
+    struct json_object *body; /* serialized by the transport ... */
+    llmsvc_jv *jv_body;       /* ... or this (host->jv_*), built in jv */
+    jv_arena jv;
     size_t inl_used;
     http_hdr inl_hdr[4];
     char inl[512];
@@ -50,6 +53,12 @@ llmsvc_code http_set_url(llmsvc_http_request *req, const char *url);
 llmsvc_code http_add_header(llmsvc_http_request *req, const char *name, const char *value,
                             int secret);
 llmsvc_code http_set_json_body(llmsvc_http_request *req, struct json_object *body);
+/* A new empty object in the request's arena as its body, replacing any body;
+ * NULL when memory runs out. */
+llmsvc_jv *http_jv_body(llmsvc_http_request *req);
+/* The body as JSON text appended to out: 1, 0 when the request has none,
+ * -1 when memory runs out. */
+int http_write_body(const llmsvc_http_request *req, buf *out);
 /* 1 when url can be a base URL: http:// or https://, with no query, fragment,
  * credentials (user:pass@) or white space — so that paths append to it and
  * messages that print it reveal nothing. */

@@ -37,7 +37,7 @@ static inline int put(buf *out, char c)
  * by name, the others as \u00XX); everything else, UTF-8 included, as is.
  * Written straight into the buffer, a chunk at a time (room for the worst
  * case of each chunk: six bytes a byte). */
-static int write_string(buf *out, const char *s, size_t n)
+int json_write_string(buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     if (put(out, '"') < 0)
@@ -132,7 +132,7 @@ static int write_node(buf *out, json_object *o, int depth)
         return buf_append(out, num, (size_t)n);
     }
     case json_type_string:
-        return write_string(out, json_object_get_string(o),
+        return json_write_string(out, json_object_get_string(o),
                             (size_t)json_object_get_string_len(o));
     case json_type_array: {
         if (put(out, '[') < 0)
@@ -150,7 +150,7 @@ static int write_node(buf *out, json_object *o, int depth)
         int first = 1;
         json_object_object_foreach(o, key, val)
         {
-            if ((!first && put(out, ',') < 0) || write_string(out, key, strlen(key)) < 0 ||
+            if ((!first && put(out, ',') < 0) || json_write_string(out, key, strlen(key)) < 0 ||
                 put(out, ':') < 0 || write_node(out, val, depth + 1) < 0)
                 return -1;
             first = 0;

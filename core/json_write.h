@@ -15,5 +15,7 @@
 
 /* 0, or -1 when memory runs out (out then holds a partial text). */
 int json_write(buf *out, json_object *o);
+/* s[0..n) as a JSON string, quoted and escaped as json-c does; 0 or -1. */
+int json_write_string(buf *out, const char *s, size_t n);
 
 #endif

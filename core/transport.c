@@ -372,11 +372,11 @@ static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, co
     n->errbuf[0] = '\0';
     const char *body = NULL;
     buf_clear(&n->out);
-    if (req->body) {
-        if (json_write(&n->out, req->body) < 0)
-            return err_give(err, err_nomem());
+    int has_body = http_write_body(req, &n->out);
+    if (has_body < 0)
+        return err_give(err, err_nomem());
+    if (has_body)
         body = n->out.data;
-    }
     c->easy_setopt(h, CURLOPT_URL, req->url);
     c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define LLMSVC_PLUGIN_ABI_MAJOR 1
-#define LLMSVC_PLUGIN_ABI_MINOR 0
+#define LLMSVC_PLUGIN_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define LLMSVC_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -45,6 +45,7 @@ typedef struct llmsvc_registrar llmsvc_registrar;     /* opaque */
 typedef struct llmsvc_http_request llmsvc_http_request; /* opaque, filled through host */
 typedef struct llmsvc_http_response llmsvc_http_response; /* opaque, read through host */
 typedef struct llmsvc_jdoc llmsvc_jdoc;                   /* a parsed JSON text, read through host */
+typedef struct llmsvc_jv llmsvc_jv; /* a JSON value of a request body, built through host (ABI 1.1) */
 
 /* JSON value types of host->jdoc_type. */
 #define LLMSVC_JSON_OBJECT 1
@@ -352,6 +353,33 @@ struct llmsvc_host {
     llmsvc_code (*stream_done)(llmsvc_stream *s, const char *finish_reason);
     /* The response being assembled, for resp_set (id, model) and resp_set_state. */
     llmsvc_response *(*stream_response)(llmsvc_stream *s);
+
+    /* ---- ABI 1.1: request bodies without json-c ----
+     * The body as values in the request's own memory, written as text by the
+     * transport: no allocation per value and nothing to free, several times
+     * cheaper than a json-c tree. jv_body makes the body (an empty object,
+     * replacing any body, json-c's too); the other constructors make values
+     * to put into it. Strings and raw text are copied; jv_raw's text must be
+     * one JSON value. Values belong to the request and live as long as it
+     * does; a value goes into one container, once. A constructor gives NULL
+     * when memory runs out, and jv_put / jv_push / jv_set_path given a NULL
+     * container or value return LLMSVC_E_NOMEM: check once, at the end.
+     * jv_put replaces a member of the same key where it stood; jv_set_path
+     * and jv_merge work as json_set_path and json_merge do. */
+    llmsvc_jv *(*jv_body)(llmsvc_http_request *req);
+    llmsvc_jv *(*jv_object)(llmsvc_http_request *req);
+    llmsvc_jv *(*jv_array)(llmsvc_http_request *req);
+    llmsvc_jv *(*jv_string)(llmsvc_http_request *req, const char *s, size_t len);
+    llmsvc_jv *(*jv_int)(llmsvc_http_request *req, int64_t v);
+    llmsvc_jv *(*jv_double)(llmsvc_http_request *req, double v);
+    llmsvc_jv *(*jv_bool)(llmsvc_http_request *req, int v);
+    llmsvc_jv *(*jv_null)(llmsvc_http_request *req);
+    llmsvc_jv *(*jv_raw)(llmsvc_http_request *req, const char *json, size_t len);
+    llmsvc_jv *(*jv_param)(llmsvc_http_request *req, const llmsvc_param *param);
+    llmsvc_code (*jv_put)(llmsvc_jv *obj, const char *key, llmsvc_jv *value);
+    llmsvc_code (*jv_push)(llmsvc_jv *arr, llmsvc_jv *value);
+    llmsvc_code (*jv_set_path)(llmsvc_jv *obj, const char *path, llmsvc_jv *value);
+    llmsvc_code (*jv_merge)(llmsvc_jv *obj, const struct json_object *src);
 };
 
 /* ---- the exported descriptor ---- */

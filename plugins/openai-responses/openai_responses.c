@@ -71,34 +71,32 @@ static const char *default_wire(const char *name)
     return NULL;
 }
 
-/* Building JSON: each helper takes over v and records a failed allocation in
- * *oom instead of returning it, so that a builder checks once at its end.
- * Keys are this file's string literals, which json-c need not copy: a body
- * lives for one attempt, while the plugin stays loaded. */
-static void put(json_object *o, const char *key, json_object *v, int *oom)
+/* Building the body (host->jv_*, in the request's own memory): each helper
+ * records a failed step in *oom instead of returning it, so that a builder
+ * checks once at its end. `r` is the request the values belong to. */
+typedef llmsvc_http_request req_t;
+typedef llmsvc_jv jv;
+
+static void put(jv *o, const char *key, jv *v, int *oom)
 {
-    if (!o || !v || json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
-        json_object_put(v);
+    if (host->jv_put(o, key, v) != LLMSVC_OK)
         *oom = 1;
-    }
 }
 
-static void push(json_object *a, json_object *v, int *oom)
+static void push(jv *a, jv *v, int *oom)
 {
-    if (!a || !v || json_object_array_add(a, v) != 0) {
-        json_object_put(v);
+    if (host->jv_push(a, v) != LLMSVC_OK)
         *oom = 1;
-    }
 }
 
-static json_object *str(const char *s)
+static jv *str(req_t *r, const char *s)
 {
-    return json_object_new_string(s ? s : "");
+    return host->jv_string(r, s, s ? strlen(s) : 0);
 }
 
-static json_object *raw(const char *json)
+static jv *raw(req_t *r, const char *json)
 {
-    return host->json_raw(json, strlen(json));
+    return host->jv_raw(r, json, strlen(json));
 }
 
 /* store: false in provider_options: the Responses API keeps nothing, so
@@ -113,26 +111,26 @@ static int store_off(const llmsvc_call_info *call)
 
 /* {"role", "content"}: the text as a string, or input_text and input_image
  * parts when the turn has images. */
-static json_object *message_item(const llmsvc_message *m, int *oom)
+static jv *message_item(req_t *r, const llmsvc_message *m, int *oom)
 {
-    json_object *item = json_object_new_object();
-    put(item, "role", str(m->role), oom);
+    jv *item = host->jv_object(r);
+    put(item, "role", str(r, m->role), oom);
     if (!m->n_images) {
-        put(item, "content", str(m->content), oom);
+        put(item, "content", str(r, m->content), oom);
         return item;
     }
-    json_object *parts = json_object_new_array();
+    jv *parts = host->jv_array(r);
     if (m->content && *m->content) {
-        json_object *t = json_object_new_object();
-        put(t, "type", str("input_text"), oom);
-        put(t, "text", str(m->content), oom);
+        jv *t = host->jv_object(r);
+        put(t, "type", str(r, "input_text"), oom);
+        put(t, "text", str(r, m->content), oom);
         push(parts, t, oom);
     }
     for (size_t j = 0; j < m->n_images; j++) {
-        json_object *img = json_object_new_object();
-        put(img, "type", str("input_image"), oom);
-        put(img, "image_url", str(m->images[j]), oom);
-        put(img, "detail", str("auto"), oom);
+        jv *img = host->jv_object(r);
+        put(img, "type", str(r, "input_image"), oom);
+        put(img, "image_url", str(r, m->images[j]), oom);
+        put(img, "detail", str(r, "auto"), oom);
         push(parts, img, oom);
     }
     put(item, "content", parts, oom);
@@ -141,17 +139,17 @@ static json_object *message_item(const llmsvc_message *m, int *oom)
 
 /* An assistant turn rebuilt from its text and tool calls: the message (when
  * it has text, or nothing else), then one function_call item per call. */
-static void assistant_items(const llmsvc_message *m, json_object *items, int *oom)
+static void assistant_items(req_t *r, const llmsvc_message *m, jv *items, int *oom)
 {
     if ((m->content && *m->content) || !m->n_tool_calls)
-        push(items, message_item(m, oom), oom);
+        push(items, message_item(r, m, oom), oom);
     for (size_t j = 0; j < m->n_tool_calls; j++) {
         const llmsvc_tool_call *c = &m->tool_calls[j];
-        json_object *fc = json_object_new_object();
-        put(fc, "type", str("function_call"), oom);
-        put(fc, "call_id", str(c->id), oom);
-        put(fc, "name", str(c->name), oom);
-        put(fc, "arguments", str(c->arguments && *c->arguments ? c->arguments : "{}"), oom);
+        jv *fc = host->jv_object(r);
+        put(fc, "type", str(r, "function_call"), oom);
+        put(fc, "call_id", str(r, c->id), oom);
+        put(fc, "name", str(r, c->name), oom);
+        put(fc, "arguments", str(r, c->arguments && *c->arguments ? c->arguments : "{}"), oom);
         push(items, fc, oom);
     }
 }
@@ -160,8 +158,8 @@ static void assistant_items(const llmsvc_message *m, json_object *items, int *oo
  * the response it came from; each of its items goes back exactly as received,
  * but reasoning items only to a model that reasons (a conversation may move
  * to one that does not, and encrypted reasoning is for reasoning models). */
-static llmsvc_code state_items(const llmsvc_call_info *call, const llmsvc_message *m, size_t i,
-                               json_object *items, int *oom, llmsvc_error **err)
+static llmsvc_code state_items(req_t *r, const llmsvc_call_info *call, const llmsvc_message *m,
+                               size_t i, jv *items, int *oom, llmsvc_error **err)
 {
     size_t len = strlen(m->state);
     json_object *check = json_tokener_parse(m->state);
@@ -184,86 +182,79 @@ static llmsvc_code state_items(const llmsvc_call_info *call, const llmsvc_messag
             continue;
         size_t n;
         const char *text = host->jdoc_raw(d, it, &n);
-        push(items, text ? host->json_raw(text, n) : NULL, oom);
+        push(items, text ? host->jv_raw(r, text, n) : NULL, oom);
     }
     host->jdoc_free(d);
     return LLMSVC_OK;
 }
 
 /* input: the prompt as a string when it is the whole conversation, else a
- * list of items. */
-static llmsvc_code build_input(const llmsvc_call_info *call, json_object **out, llmsvc_error **err)
+ * list of items. *out is NULL when memory ran out. */
+static llmsvc_code build_input(req_t *r, const llmsvc_call_info *call, jv **out,
+                               llmsvc_error **err)
 {
     int oom = 0;
-    *out = NULL;
     if (!HAS(call, n_messages)) { /* a core from before conversations */
-        *out = str(call->prompt);
-        return *out ? LLMSVC_OK : LLMSVC_E_NOMEM;
+        *out = str(r, call->prompt);
+        return LLMSVC_OK;
     }
     if (call->n_messages == 1 && is(call->messages[0].role, "user") &&
         !call->messages[0].n_images) {
-        *out = str(call->messages[0].content);
-        return *out ? LLMSVC_OK : LLMSVC_E_NOMEM;
+        *out = str(r, call->messages[0].content);
+        return LLMSVC_OK;
     }
-    json_object *items = json_object_new_array();
-    if (!items)
-        return LLMSVC_E_NOMEM;
+    jv *items = host->jv_array(r);
     for (size_t i = 0; i < call->n_messages; i++) {
         const llmsvc_message *m = &call->messages[i];
         if (m->tool_call_id) {
-            json_object *r = json_object_new_object();
-            put(r, "type", str("function_call_output"), &oom);
-            put(r, "call_id", str(m->tool_call_id), &oom);
-            put(r, "output", str(m->content), &oom);
-            push(items, r, &oom);
+            jv *o = host->jv_object(r);
+            put(o, "type", str(r, "function_call_output"), &oom);
+            put(o, "call_id", str(r, m->tool_call_id), &oom);
+            put(o, "output", str(r, m->content), &oom);
+            push(items, o, &oom);
         } else if (is(m->role, "assistant") && m->state && is(m->state_protocol, PROTOCOL)) {
-            llmsvc_code rc = state_items(call, m, i, items, &oom, err);
-            if (rc != LLMSVC_OK) {
-                json_object_put(items);
+            llmsvc_code rc = state_items(r, call, m, i, items, &oom, err);
+            if (rc != LLMSVC_OK)
                 return rc;
-            }
         } else if (is(m->role, "assistant")) {
             /* state of another protocol is not for this provider: ignored */
-            assistant_items(m, items, &oom);
+            assistant_items(r, m, items, &oom);
         } else {
-            push(items, message_item(m, &oom), &oom);
+            push(items, message_item(r, m, &oom), &oom);
         }
     }
-    if (oom) {
-        json_object_put(items);
-        return LLMSVC_E_NOMEM;
-    }
-    *out = items;
+    *out = oom ? NULL : items;
     return LLMSVC_OK;
 }
 
 /* tools: the file_search tool of a vector store, then the function tools
  * (flat: {type, name, description, parameters, strict}). */
-static void add_tools(const llmsvc_call_info *call, json_object *body, int *oom)
+static void add_tools(req_t *r, const llmsvc_call_info *call, jv *body, int *oom)
 {
     size_t n_tools = HAS(call, tools) ? call->n_tools : 0;
     if (!call->vector_store_id && !n_tools)
         return;
-    json_object *tools = json_object_new_array();
+    jv *tools = host->jv_array(r);
     if (call->vector_store_id) {
-        json_object *fs = json_object_new_object(), *ids = json_object_new_array();
-        put(fs, "type", str("file_search"), oom);
-        push(ids, str(call->vector_store_id), oom);
+        jv *fs = host->jv_object(r), *ids = host->jv_array(r);
+        put(fs, "type", str(r, "file_search"), oom);
+        push(ids, str(r, call->vector_store_id), oom);
         put(fs, "vector_store_ids", ids, oom);
         if (call->max_num_results > 0)
-            put(fs, "max_num_results", json_object_new_int(call->max_num_results), oom);
+            put(fs, "max_num_results", host->jv_int(r, call->max_num_results), oom);
         push(tools, fs, oom);
     }
     const char *strict = host->call_option(call, "strict_tools");
     for (size_t i = 0; i < n_tools; i++) {
         const llmsvc_tool *t = &call->tools[i];
-        json_object *fn = json_object_new_object();
-        put(fn, "type", str("function"), oom);
-        put(fn, "name", str(t->name), oom);
+        jv *fn = host->jv_object(r);
+        put(fn, "type", str(r, "function"), oom);
+        put(fn, "name", str(r, t->name), oom);
         if (t->description)
-            put(fn, "description", str(t->description), oom);
-        put(fn, "parameters", raw(t->parameters ? t->parameters : "{\"type\":\"object\"}"), oom);
-        put(fn, "strict", json_object_new_boolean(is(strict, "true")), oom);
+            put(fn, "description", str(r, t->description), oom);
+        put(fn, "parameters", raw(r, t->parameters ? t->parameters : "{\"type\":\"object\"}"),
+            oom);
+        put(fn, "strict", host->jv_bool(r, is(strict, "true")), oom);
         push(tools, fn, oom);
     }
     put(body, "tools", tools, oom);
@@ -271,53 +262,49 @@ static void add_tools(const llmsvc_call_info *call, json_object *body, int *oom)
 
 /* include: file-search results with a vector store; encrypted reasoning when
  * nothing is stored (store: false) and the model reasons. */
-static void add_include(const llmsvc_call_info *call, json_object *body, int *oom)
+static void add_include(req_t *r, const llmsvc_call_info *call, jv *body, int *oom)
 {
     int results = call->vector_store_id != NULL;
     int encrypted = (call->capabilities & LLMSVC_CAP_REASONING) && store_off(call);
     if (!results && !encrypted)
         return;
-    json_object *include = json_object_new_array();
+    jv *include = host->jv_array(r);
     if (results)
-        push(include, str("file_search_call.results"), oom);
+        push(include, str(r, "file_search_call.results"), oom);
     if (encrypted)
-        push(include, str("reasoning.encrypted_content"), oom);
+        push(include, str(r, "reasoning.encrypted_content"), oom);
     put(body, "include", include, oom);
 }
 
-static void add_tool_choice(const llmsvc_call_info *call, json_object *body, int *oom)
+static void add_tool_choice(req_t *r, const llmsvc_call_info *call, jv *body, int *oom)
 {
     if (!HAS(call, parallel_tool_calls))
         return;
     if (is(call->tool_choice, "tool") && call->tool_choice_name) {
-        json_object *tc = json_object_new_object();
-        put(tc, "type", str("function"), oom);
-        put(tc, "name", str(call->tool_choice_name), oom);
+        jv *tc = host->jv_object(r);
+        put(tc, "type", str(r, "function"), oom);
+        put(tc, "name", str(r, call->tool_choice_name), oom);
         put(body, "tool_choice", tc, oom);
     } else if (call->tool_choice) {
-        put(body, "tool_choice", str(call->tool_choice), oom);
+        put(body, "tool_choice", str(r, call->tool_choice), oom);
     }
     if (call->parallel_tool_calls >= 0)
-        put(body, "parallel_tool_calls", json_object_new_boolean(call->parallel_tool_calls), oom);
+        put(body, "parallel_tool_calls", host->jv_bool(r, call->parallel_tool_calls), oom);
 }
 
 /* text.format: {type: json_schema, name, schema, strict}, beside text.verbosity. */
-static llmsvc_code add_format(const llmsvc_call_info *call, json_object *body)
+static void add_format(req_t *r, const llmsvc_call_info *call, jv *body, int *oom)
 {
     if (!HAS(call, response_format_strict) || !call->response_format_schema)
-        return LLMSVC_OK;
-    int oom = 0;
-    json_object *fmt = json_object_new_object();
-    put(fmt, "type", str("json_schema"), &oom);
-    put(fmt, "name", str(call->response_format_name ? call->response_format_name : "response"),
-        &oom);
-    put(fmt, "schema", raw(call->response_format_schema), &oom);
-    put(fmt, "strict", json_object_new_boolean(call->response_format_strict != 0), &oom);
-    if (oom) {
-        json_object_put(fmt);
-        return LLMSVC_E_NOMEM;
-    }
-    return host->json_set_path(body, "text.format", fmt);
+        return;
+    jv *fmt = host->jv_object(r);
+    put(fmt, "type", str(r, "json_schema"), oom);
+    put(fmt, "name", str(r, call->response_format_name ? call->response_format_name : "response"),
+        oom);
+    put(fmt, "schema", raw(r, call->response_format_schema), oom);
+    put(fmt, "strict", host->jv_bool(r, call->response_format_strict != 0), oom);
+    if (host->jv_set_path(body, "text.format", fmt) != LLMSVC_OK)
+        *oom = 1;
 }
 
 /* a then b into out (cap bytes), NUL-terminated; 0 when they do not fit.
@@ -356,23 +343,22 @@ static llmsvc_code set_auth(const llmsvc_call_info *call, llmsvc_http_request *o
     return rc;
 }
 
-static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
-                                 llmsvc_http_request *out, llmsvc_error **err)
+static llmsvc_code build_request(void *state, const llmsvc_call_info *call, req_t *r,
+                                 llmsvc_error **err)
 {
     (void)state;
-    llmsvc_code rc = set_auth(call, out, err);
+    llmsvc_code rc = set_auth(call, r, err);
     if (rc != LLMSVC_OK)
         return rc;
     int oom = 0;
-    json_object *body = json_object_new_object(), *input = NULL;
-    if (!body)
-        return LLMSVC_E_NOMEM;
-    put(body, "model", str(call->model), &oom);
-    if ((rc = build_input(call, &input, err)) != LLMSVC_OK)
-        goto fail;
+    jv *body = host->jv_body(r);
+    put(body, "model", str(r, call->model), &oom);
+    jv *input = NULL;
+    if ((rc = build_input(r, call, &input, err)) != LLMSVC_OK)
+        return rc;
     put(body, "input", input, &oom);
     if (call->instructions)
-        put(body, "instructions", str(call->instructions), &oom);
+        put(body, "instructions", str(r, call->instructions), &oom);
     for (size_t i = 0; i < call->n_params; i++) {
         const llmsvc_param *p = &call->params[i];
         const char *wire = p->wire ? p->wire : default_wire(p->name);
@@ -381,30 +367,22 @@ static llmsvc_code build_request(void *state, const llmsvc_call_info *call,
                                    "the Responses API has no field for '%s'; give it a `wire` "
                                    "name in the spec of model '%s' or remove it there",
                                    p->name, call->model);
-            rc = LLMSVC_E_TRANSFORM;
-            goto fail;
+            return LLMSVC_E_TRANSFORM;
         }
-        if ((rc = host->json_set_path(body, wire, host->param_to_json(p))) != LLMSVC_OK)
-            goto fail;
+        if (host->jv_set_path(body, wire, host->jv_param(r, p)) != LLMSVC_OK)
+            oom = 1;
     }
-    add_tools(call, body, &oom);
-    add_include(call, body, &oom);
-    add_tool_choice(call, body, &oom);
-    if ((rc = add_format(call, body)) != LLMSVC_OK)
-        goto fail;
+    add_tools(r, call, body, &oom);
+    add_include(r, call, body, &oom);
+    add_tool_choice(r, call, body, &oom);
+    add_format(r, call, body, &oom);
     if (HAS(call, stream) && call->stream)
-        put(body, "stream", json_object_new_boolean(1), &oom);
-    if (oom) {
-        rc = LLMSVC_E_NOMEM;
-        goto fail;
-    }
-    if (call->provider_options &&
-        (rc = host->json_merge(body, call->provider_options)) != LLMSVC_OK)
-        goto fail;
-    return host->http_set_json_body(out, body);
-fail:
-    json_object_put(body);
-    return rc;
+        put(body, "stream", host->jv_bool(r, 1), &oom);
+    if (oom)
+        return LLMSVC_E_NOMEM;
+    if (call->provider_options && (rc = host->jv_merge(body, call->provider_options)) != LLMSVC_OK)
+        return rc;
+    return LLMSVC_OK;
 }
 
 /* ================================================================ response */
