@@ -194,8 +194,12 @@ static long unescape(const char *s, size_t n, char *o)
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\') {
-            o[w++] = s[i];
+        if (s[i] != '\\') { /* a plain run, up to the next backslash, at once */
+            const char *bs = memchr(s + i, '\\', n - i);
+            size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+            memcpy(o + w, s + i, run);
+            w += run;
+            i += run - 1;
             continue;
         }
         if (++i >= n)

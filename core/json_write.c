@@ -36,17 +36,19 @@ static inline int put(buf *out, char c)
 /* Escapes as json-c does: '"', '\\', and control characters (\b \f \n \r \t
  * by name, the others as \u00XX); everything else, UTF-8 included, as is.
  * Written straight into the buffer, a chunk at a time (room for the worst
- * case of each chunk: six bytes a byte). */
+ * case of each chunk, six bytes a byte, and the quotes: one check for the
+ * usual short string). */
 int json_write_string(buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (put(out, '"') < 0)
-        return -1;
-    for (size_t at = 0; at < n;) {
+    size_t at = 0;
+    do {
         size_t chunk = n - at < 4096 ? n - at : 4096;
-        if (buf_reserve(out, 6 * chunk) < 0)
+        if (buf_reserve(out, 6 * chunk + 2) < 0)
             return -1;
         char *o = out->data + out->len;
+        if (!at)
+            *o++ = '"';
         size_t i = at, end = at + chunk;
         while (i + 8 <= end) { /* eight plain bytes at a time (SWAR) */
             uint64_t w;
@@ -91,11 +93,13 @@ int json_write_string(buf *out, const char *s, size_t n)
                 o += 5;
             }
         }
+        at = end;
+        if (at == n)
+            *o++ = '"';
         out->len = (size_t)(o - out->data);
         out->data[out->len] = '\0';
-        at += chunk;
-    }
-    return put(out, '"');
+    } while (at < n);
+    return 0;
 }
 
 /* json-c's own text for a node (its serializer, its number format). */

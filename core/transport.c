@@ -44,6 +44,9 @@ typedef struct handle_node {
     struct curl_slist *headers;   /* the last call's header list ... */
     buf header_key;               /* ... and the header lines it was made of */
     buf out;                      /* the request body's text, reused call after call */
+    buf last_url;                 /* the URL and limits the handle was last given: */
+    long last_connect_ms, last_timeout_ms; /* libcurl keeps them, so a thread that */
+    size_t last_max;              /* calls the same endpoint sets them once */
 } handle_node;
 
 struct transport {
@@ -69,6 +72,7 @@ static void node_free(handle_node *n)
     c->slist_free_all(n->headers);
     buf_free(&n->header_key);
     buf_free(&n->out);
+    buf_free(&n->last_url);
     free(n);
 }
 
@@ -353,6 +357,29 @@ const char *const transport_fixed_headers[] = {"Content-Type: application/json",
                                                ("User-Agent: llmsvc/" LLMSVC_VERSION_STRING),
                                                NULL};
 
+/* The URL and limits of this call, given to libcurl only when they differ
+ * from the last call's on this handle (each setopt of a URL copies it). */
+static void set_target(const curl_api *c, handle_node *n, const char *url, const http_opts *o)
+{
+    CURL *h = n->curl;
+    size_t len = strlen(url);
+    if (len != n->last_url.len || memcmp(url, n->last_url.data, len) != 0) {
+        c->easy_setopt(h, CURLOPT_URL, url);
+        buf_clear(&n->last_url);
+        if (buf_append(&n->last_url, url, len) < 0)
+            buf_clear(&n->last_url); /* set again next time */
+    }
+    if (o->connect_timeout_ms != n->last_connect_ms || o->timeout_ms != n->last_timeout_ms ||
+        o->max_bytes != n->last_max) {
+        c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+        c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+        c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+        n->last_connect_ms = o->connect_timeout_ms;
+        n->last_timeout_ms = o->timeout_ms;
+        n->last_max = o->max_bytes;
+    }
+}
+
 static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, const http_opts *o,
                                 llmsvc_http_response *resp, http_stream *hs, llmsvc_error **err)
 {
@@ -377,10 +404,7 @@ static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, co
         return err_give(err, err_nomem());
     if (has_body)
         body = n->out.data;
-    c->easy_setopt(h, CURLOPT_URL, req->url);
-    c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+    set_target(c, n, req->url, o);
     if (body) {
         c->easy_setopt(h, CURLOPT_POSTFIELDS, body);
         c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n->out.len);
