@@ -39,6 +39,7 @@ static long n_calls = 20000;
 static const char *only; /* "llmsvc" or "curl": run one side only (for profiling) */
 enum { MAX_ROUNDS = 64 };
 static int rounds = 9; /* paired rounds; the median of their ratios is reported */
+static int show_pairs; /* --pairs: each round's two runs on stderr */
 
 static double now_s(void)
 {
@@ -319,6 +320,7 @@ int main(int argc, char **argv)
                                              {"model", required_argument, NULL, 'm'},
                                              {"only", required_argument, NULL, 'o'},
                                              {"rounds", required_argument, NULL, 'r'},
+                                             {"pairs", no_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *thread_list = "1,32";
@@ -356,11 +358,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'p':
+            show_pairs = 1;
+            break;
         default:
             printf("usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
-                   "                   [--only llmsvc|curl] [--rounds R]\n"
+                   "                   [--only llmsvc|curl] [--rounds R] [--pairs]\n"
                    "Each round runs both sides back to back (the order swapped every round);\n"
                    "ratio is the median of the rounds' ratios (default 9 rounds, at most 64).\n"
+                   "--pairs prints every round's two runs as it ends (on stderr).\n"
                    "Without --url, starts the fake upstream (%s).\n",
                    FAKE_UPSTREAM_BIN);
             return opt == 'h' ? 0 : 2;
@@ -425,6 +431,12 @@ int main(int argc, char **argv)
             if (!(k % 2))
                 ro[k] = run_side(llmsvc_side, "llmsvc", rt, threads);
             ratio[k] = ro[k].calls_per_s / rb[k].calls_per_s;
+            if (show_pairs)
+                fprintf(stderr,
+                        "  %d threads, round %d (%s first): llmsvc %.0f calls/s %.1f us cpu, "
+                        "curl %.0f calls/s %.1f us cpu, ratio %.3f\n",
+                        threads, k + 1, k % 2 ? "llmsvc" : "curl", ro[k].calls_per_s,
+                        ro[k].cpu_us_per_call, rb[k].calls_per_s, rb[k].cpu_us_per_call, ratio[k]);
         }
         qsort(ratio, (size_t)rounds, sizeof *ratio, by_double);
         result base = median(rb, rounds), ours = median(ro, rounds);

@@ -1,11 +1,17 @@
-/* json_write: request bodies printed into a reused buffer must be exactly the
- * text json-c prints, for every kind of node a plugin builds. */
+/* Request bodies as text: json_write prints a json-c tree into a reused
+ * buffer exactly as json-c would; jv values (host->jv_*, built in a request's
+ * arena) print as the same JSON, merge and replace as json-c trees do, and
+ * refuse what would corrupt a body. */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "http.h"
 #include "json_util.h"
 #include "json_write.h"
+#include "jv.h"
 #include "testutil.h"
 
 static void same_as_json_c(json_object *o, const char *expect)
@@ -73,6 +79,239 @@ START_TEST(the_buffer_is_appended_to_and_reused)
 }
 END_TEST
 
+
+/* ---- jv ---- */
+
+static char *jv_text(const llmsvc_jv *v)
+{
+    buf out = BUF_INIT;
+    ck_assert_int_eq(jv_write(&out, v), 0);
+    return buf_steal(&out);
+}
+
+#define ASSERT_JV(v, expect)                 \
+    do {                                     \
+        char *t_ = jv_text(v);               \
+        ck_assert_str_eq(t_, (expect));      \
+        free(t_);                            \
+    } while (0)
+
+static llmsvc_jv *jstr(jv_arena *a, const char *s)
+{
+    return jv_string(a, s, strlen(s));
+}
+
+START_TEST(jv_values_print_as_compact_json)
+{
+    jv_arena a;
+    jv_arena_init(&a);
+    llmsvc_jv *o = jv_object(&a), *l = jv_array(&a);
+    ck_assert_int_eq(jv_put(o, "model", jstr(&a, "gpt-6-luna")), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "t\"ab\\", jstr(&a, "a\tb\nc\x01\x1f\x7f/\xc3\xa9\"")), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "n", jv_int(&a, -42)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "big", jv_int(&a, INT64_MAX)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "yes", jv_bool(&a, 7)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "no", jv_bool(&a, 0)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "none", jv_null(&a)), LLMSVC_OK);
+    ck_assert_int_eq(jv_push(l, jv_object(&a)), LLMSVC_OK);
+    ck_assert_int_eq(jv_push(l, jv_array(&a)), LLMSVC_OK);
+    ck_assert_int_eq(jv_push(l, jv_raw(&a, "{\"kept\": [1,  2]}", 17)), LLMSVC_OK);
+    ck_assert_int_eq(jv_push(l, jv_string(&a, "cut here", 3)), LLMSVC_OK);
+    ck_assert_int_eq(jv_push(l, jv_string(&a, NULL, 5)), LLMSVC_OK);
+    ck_assert_int_eq(jv_push(l, jv_raw(&a, NULL, 0)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "list", l), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "", jstr(&a, "an empty key")), LLMSVC_OK);
+    char *t = jv_text(o);
+    ck_assert_str_eq(t, "{\"model\":\"gpt-6-luna\",\"t\\\"ab\\\\\":\"a\\tb\\nc\\u0001\\u001f\x7f/"
+                        "\xc3\xa9\\\"\",\"n\":-42,\"big\":9223372036854775807,\"yes\":true,"
+                        "\"no\":false,\"none\":null,\"list\":[{},[],{\"kept\": [1,  2]},\"cut\",\"\","
+                        "null],\"\":\"an empty key\"}");
+    /* json-c reads it back as the same document */
+    json_object *back = json_tokener_parse(t);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(back, "t\"ab\\")),
+                     "a\tb\nc\x01\x1f\x7f/\xc3\xa9\"");
+    json_object_put(back);
+    free(t);
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(jv_doubles_print_the_shortest_text_that_reads_back)
+{
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {{0.7, "0.7"},        {1.0, "1.0"},         {0.1 + 0.2, "0.30000000000000004"},
+                 {2.0 / 3, "0.6666666666666666"}, {1e21, "1e+21"}, {-0.0, "-0.0"},
+                 {100, "100.0"},      {1e-7, "1e-07"},      {1.7976931348623157e308, "1.7976931348623157e+308"}};
+    jv_arena a;
+    jv_arena_init(&a);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *t = jv_text(jv_double(&a, cases[i].v));
+        ck_assert_msg(strcmp(t, cases[i].text) == 0, "%.17g printed as %s, not %s", cases[i].v, t,
+                      cases[i].text);
+        ck_assert(strtod(t, NULL) == cases[i].v);
+        free(t);
+    }
+    ASSERT_JV(jv_double(&a, NAN), "null"); /* JSON has no text for them */
+    ASSERT_JV(jv_double(&a, INFINITY), "null");
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(jv_put_replaces_where_the_member_stood_and_set_path_makes_objects)
+{
+    jv_arena a;
+    jv_arena_init(&a);
+    llmsvc_jv *o = jv_object(&a);
+    jv_put(o, "a", jv_int(&a, 1));
+    jv_put(o, "b", jv_int(&a, 2));
+    jv_put(o, "c", jv_int(&a, 3));
+    ck_assert_int_eq(jv_put(o, "b", jstr(&a, "two")), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "c", jv_int(&a, 30)), LLMSVC_OK); /* the last one */
+    ASSERT_JV(o, "{\"a\":1,\"b\":\"two\",\"c\":30}");
+    ck_assert_int_eq(jv_set_path(o, "reasoning.effort", jstr(&a, "high")), LLMSVC_OK);
+    ck_assert_int_eq(jv_set_path(o, "reasoning.summary", jstr(&a, "auto")), LLMSVC_OK);
+    ck_assert_int_eq(jv_set_path(o, "a.x.y", jv_bool(&a, 1)), LLMSVC_OK); /* 1 is replaced */
+    ASSERT_JV(o, "{\"a\":{\"x\":{\"y\":true}},\"b\":\"two\",\"c\":30,"
+                 "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"}}");
+    ck_assert_int_eq(jv_set_path(o, "", jv_int(&a, 1)), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_set_path(o, "a..b", jv_int(&a, 1)), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_set_path(o, "a.", jv_int(&a, 1)), LLMSVC_E_INVALID_ARG);
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(jv_refuses_what_would_corrupt_a_body)
+{
+    jv_arena a;
+    jv_arena_init(&a);
+    llmsvc_jv *o = jv_object(&a), *l = jv_array(&a), *v = jv_int(&a, 1);
+    ck_assert_int_eq(jv_put(o, "v", v), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "again", v), LLMSVC_E_INVALID_ARG); /* in a container already */
+    ck_assert_int_eq(jv_push(l, v), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_push(l, l), LLMSVC_E_INVALID_ARG);        /* into itself */
+    ck_assert_int_eq(jv_put(l, "k", jv_int(&a, 2)), LLMSVC_E_INVALID_ARG); /* not an object */
+    ck_assert_int_eq(jv_push(o, jv_int(&a, 2)), LLMSVC_E_INVALID_ARG);     /* not an array */
+    ck_assert_int_eq(jv_set_path(l, "a.b", jv_int(&a, 2)), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_put(o, NULL, jv_int(&a, 2)), LLMSVC_E_INVALID_ARG);
+    /* a failed constructor (NULL) is out of memory, for a builder that checks once */
+    ck_assert_int_eq(jv_put(o, "k", NULL), LLMSVC_E_NOMEM);
+    ck_assert_int_eq(jv_put(NULL, "k", jv_int(&a, 2)), LLMSVC_E_NOMEM);
+    ck_assert_int_eq(jv_push(NULL, jv_int(&a, 2)), LLMSVC_E_NOMEM);
+    ck_assert_int_eq(jv_set_path(o, "a.b", NULL), LLMSVC_E_NOMEM);
+    ck_assert_ptr_null(jv_param(&a, NULL));
+    ASSERT_JV(o, "{\"v\":1}"); /* nothing of the refused steps */
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(jv_merge_merges_objects_and_replaces_everything_else)
+{
+    jv_arena a;
+    jv_arena_init(&a);
+    llmsvc_jv *o = jv_object(&a);
+    jv_set_path(o, "reasoning.effort", jstr(&a, "high"));
+    jv_put(o, "tools", jv_array(&a));
+    jv_put(o, "temperature", jv_double(&a, 0.5));
+    json_object *src = json_tokener_parse(
+        "{\"reasoning\":{\"summary\":\"auto\"},\"tools\":{\"x\":1},\"temperature\":null,"
+        "\"store\":false,\"n\":0.7,\"u\":18446744073709551615,\"i\":-3,"
+        "\"l\":[1,\"two\",{\"three\":[]}],\"s\":\"\\u00e9\\n\"}");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_int_eq(jv_merge(o, src), LLMSVC_OK);
+    ASSERT_JV(o, "{\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},\"tools\":{\"x\":1},"
+                 "\"temperature\":null,\"store\":false,\"n\":0.7,\"u\":18446744073709551615,"
+                 "\"i\":-3,\"l\":[1,\"two\",{\"three\":[]}],\"s\":\"\xc3\xa9\\n\"}");
+    /* the source is only read: merging it again changes nothing */
+    ck_assert_int_eq(jv_merge(o, src), LLMSVC_OK);
+    char *t = jv_text(o);
+    ck_assert_ptr_nonnull(strstr(t, "\"summary\":\"auto\"}"));
+    free(t);
+    json_object *list = json_tokener_parse("[1]");
+    ck_assert_int_eq(jv_merge(o, list), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_merge(jv_array(&a), src), LLMSVC_E_INVALID_ARG);
+    json_object_put(list);
+    json_object_put(src);
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(jv_params_take_their_type)
+{
+    jv_arena a;
+    jv_arena_init(&a);
+    const char *stops[] = {"END", "\"q\""};
+    llmsvc_param p[] = {
+        {.name = "temperature", .type = LLMSVC_PARAM_FLOAT, .number = 0.2},
+        {.name = "max_tokens", .type = LLMSVC_PARAM_INT, .number = 4096},
+        {.name = "logprobs", .type = LLMSVC_PARAM_BOOL, .number = 1},
+        {.name = "reasoning_effort", .type = LLMSVC_PARAM_ENUM, .string = "high"},
+        {.name = "user", .type = LLMSVC_PARAM_STRING, .string = NULL},
+        {.name = "stop", .type = LLMSVC_PARAM_STRING_LIST, .list = stops, .list_len = 2},
+    };
+    llmsvc_jv *l = jv_array(&a);
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        ck_assert_int_eq(jv_push(l, jv_param(&a, &p[i])), LLMSVC_OK);
+    ASSERT_JV(l, "[0.2,4096,true,\"high\",\"\",[\"END\",\"\\\"q\\\"\"]]");
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(jv_bodies_larger_than_a_chunk_are_whole)
+{
+    jv_arena a;
+    jv_arena_init(&a);
+    size_t big = 300 * 1024; /* larger than a spare block is kept */
+    char *text = malloc(big + 1);
+    memset(text, 'x', big);
+    text[big] = '\0';
+    llmsvc_jv *o = jv_object(&a), *l = jv_array(&a);
+    for (int i = 0; i < 2000; i++) /* many small values: chunk after chunk */
+        ck_assert_int_eq(jv_push(l, jv_int(&a, i)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "input", jv_string(&a, text, big)), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(o, "n", l), LLMSVC_OK);
+    char *t = jv_text(o);
+    ck_assert_uint_eq(strlen(t), strlen("{\"input\":\"\",\"n\":[]}") + big + 6890 + 1999); /* digits of 0..1999, commas */
+    ck_assert_int_eq(strncmp(t + 10, text, big), 0);
+    ck_assert_ptr_nonnull(strstr(t, ",1998,1999]}"));
+    free(t);
+    free(text);
+    jv_arena_clear(&a);
+    /* a cleared arena is empty and usable again */
+    llmsvc_jv *v = jstr(&a, "again");
+    ASSERT_JV(v, "\"again\"");
+    jv_arena_clear(&a);
+}
+END_TEST
+
+START_TEST(a_request_has_one_body_the_last_given)
+{
+    llmsvc_http_request req;
+    http_request_init(&req);
+    buf out = BUF_INIT;
+    ck_assert_int_eq(http_write_body(&req, &out), 0); /* none: a GET */
+    llmsvc_jv *body = http_jv_body(&req);
+    ck_assert_int_eq(jv_put(body, "model", jstr(&req.jv, "m")), LLMSVC_OK);
+    ck_assert_int_eq(http_write_body(&req, &out), 1);
+    ck_assert_str_eq(buf_cstr(&out), "{\"model\":\"m\"}");
+    json_object *jc = json_tokener_parse("{\"json\":\"c\"}");
+    ck_assert_int_eq(http_set_json_body(&req, jc), LLMSVC_OK);
+    buf_clear(&out);
+    ck_assert_int_eq(http_write_body(&req, &out), 1);
+    ck_assert_str_eq(buf_cstr(&out), "{\"json\":\"c\"}");
+    body = http_jv_body(&req); /* and back: json-c's tree is freed */
+    buf_clear(&out);
+    ck_assert_int_eq(http_write_body(&req, &out), 1);
+    ck_assert_str_eq(buf_cstr(&out), "{}");
+    http_request_clear(&req);
+    buf_clear(&out);
+    ck_assert_int_eq(http_write_body(&req, &out), 0);
+    buf_free(&out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_write");
@@ -80,6 +319,16 @@ int main(void)
     tcase_add_test(tc, every_kind_of_node_prints_as_json_c_prints_it);
     tcase_add_test(tc, raw_text_is_copied_as_it_is);
     tcase_add_test(tc, the_buffer_is_appended_to_and_reused);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase("jv");
+    tcase_add_test(tc, jv_values_print_as_compact_json);
+    tcase_add_test(tc, jv_doubles_print_the_shortest_text_that_reads_back);
+    tcase_add_test(tc, jv_put_replaces_where_the_member_stood_and_set_path_makes_objects);
+    tcase_add_test(tc, jv_refuses_what_would_corrupt_a_body);
+    tcase_add_test(tc, jv_merge_merges_objects_and_replaces_everything_else);
+    tcase_add_test(tc, jv_params_take_their_type);
+    tcase_add_test(tc, jv_bodies_larger_than_a_chunk_are_whole);
+    tcase_add_test(tc, a_request_has_one_body_the_last_given);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
