@@ -243,6 +243,23 @@ START_TEST(refuses_a_plugin_built_for_a_newer_abi_minor)
 }
 END_TEST
 
+START_TEST(loads_a_plugin_built_for_an_older_abi_minor)
+{
+    /* ABI 1.1 added host functions at the table's end: a plugin built for 1.0
+     * never reaches them, and keeps working */
+    ck_assert_int_ge(LLMSVC_PLUGIN_ABI_MINOR, 1);
+    char old[TU_PATH];
+    tu_install_plugin(old, dir, "oldminor");
+    loaded l;
+    load(&l, dir, LLMSVC_OPT_NO_ENV | LLMSVC_OPT_NO_DEFAULT_PLUGINS);
+    assert_loaded(&l, old, "test-oldminor");
+    char abi[32];
+    snprintf(abi, sizeof abi, "%d.%d", LLMSVC_PLUGIN_ABI_MAJOR, LLMSVC_PLUGIN_ABI_MINOR - 1);
+    ck_assert_str_eq(jstr(entry(&l, old), "abi"), abi);
+    unload(&l);
+}
+END_TEST
+
 START_TEST(refuses_the_second_plugin_registering_a_protocol_naming_the_first)
 {
     char first[TU_PATH], second[TU_PATH], good[TU_PATH];
@@ -541,6 +558,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, refuses_a_shared_object_without_the_llmsvc_plugin_symbol);
     tcase_add_test(tc, refuses_an_abi_major_mismatch_naming_both_versions);
     tcase_add_test(tc, refuses_a_plugin_built_for_a_newer_abi_minor);
+    tcase_add_test(tc, loads_a_plugin_built_for_an_older_abi_minor);
     tcase_add_test(tc, refuses_the_second_plugin_registering_a_protocol_naming_the_first);
     tcase_add_test(tc, refuses_a_world_writable_plugin_file_and_says_how_to_fix_it);
     tcase_add_test(tc, refuses_every_plugin_of_a_group_writable_folder_naming_the_folder);
