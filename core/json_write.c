@@ -24,15 +24,6 @@ static const unsigned char must_escape[256] = {
     [24] = 1, [25] = 1, [26] = 1, [27] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1,
     ['"'] = 1, ['\\'] = 1};
 
-static inline int put(buf *out, char c)
-{
-    if (out->len + 2 > out->cap && buf_reserve(out, 1) < 0)
-        return -1;
-    out->data[out->len++] = c;
-    out->data[out->len] = '\0';
-    return 0;
-}
-
 /* Escapes as json-c does: '"', '\\', and control characters (\b \f \n \r \t
  * by name, the others as \u00XX); everything else, UTF-8 included, as is.
  * Written straight into the buffer, a chunk at a time (room for the worst
@@ -139,27 +130,27 @@ static int write_node(buf *out, json_object *o, int depth)
         return json_write_string(out, json_object_get_string(o),
                             (size_t)json_object_get_string_len(o));
     case json_type_array: {
-        if (put(out, '[') < 0)
+        if (buf_putc(out, '[') < 0)
             return -1;
         size_t n = json_object_array_length(o);
         for (size_t i = 0; i < n; i++)
-            if ((i && put(out, ',') < 0) ||
+            if ((i && buf_putc(out, ',') < 0) ||
                 write_node(out, json_object_array_get_idx(o, i), depth + 1) < 0)
                 return -1;
-        return put(out, ']');
+        return buf_putc(out, ']');
     }
     case json_type_object: {
-        if (put(out, '{') < 0)
+        if (buf_putc(out, '{') < 0)
             return -1;
         int first = 1;
         json_object_object_foreach(o, key, val)
         {
-            if ((!first && put(out, ',') < 0) || json_write_string(out, key, strlen(key)) < 0 ||
-                put(out, ':') < 0 || write_node(out, val, depth + 1) < 0)
+            if ((!first && buf_putc(out, ',') < 0) || json_write_string(out, key, strlen(key)) < 0 ||
+                buf_putc(out, ':') < 0 || write_node(out, val, depth + 1) < 0)
                 return -1;
             first = 0;
         }
-        return put(out, '}');
+        return buf_putc(out, '}');
     }
     default: /* doubles: json-c's format */
         return write_by_json_c(out, o);

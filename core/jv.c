@@ -395,15 +395,6 @@ static int write_double(buf *out, double d)
     return buf_append(out, num, (size_t)n);
 }
 
-static inline int put(buf *out, char c)
-{
-    if (out->len + 2 > out->cap && buf_reserve(out, 1) < 0)
-        return -1;
-    out->data[out->len++] = c;
-    out->data[out->len] = '\0';
-    return 0;
-}
-
 static int write_value(buf *out, const llmsvc_jv *v, int depth)
 {
     if (depth > MAX_DEPTH)
@@ -412,17 +403,17 @@ static int write_value(buf *out, const llmsvc_jv *v, int depth)
     case JV_OBJECT:
     case JV_ARRAY: {
         int obj = v->kind == JV_OBJECT;
-        if (put(out, obj ? '{' : '[') < 0)
+        if (buf_putc(out, obj ? '{' : '[') < 0)
             return -1;
         for (const llmsvc_jv *m = v->u.kids.first; m; m = m->next) {
-            if (m != v->u.kids.first && put(out, ',') < 0)
+            if (m != v->u.kids.first && buf_putc(out, ',') < 0)
                 return -1;
-            if (obj && (json_write_string(out, m->key, m->key_len) < 0 || put(out, ':') < 0))
+            if (obj && (json_write_string(out, m->key, m->key_len) < 0 || buf_putc(out, ':') < 0))
                 return -1;
             if (write_value(out, m, depth + 1) < 0)
                 return -1;
         }
-        return put(out, obj ? '}' : ']');
+        return buf_putc(out, obj ? '}' : ']');
     }
     case JV_STRING:
         return json_write_string(out, v->u.text.s, v->u.text.len);
