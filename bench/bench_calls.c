@@ -434,8 +434,12 @@ int main(int argc, char **argv)
     printf("upstream %s, model %s, %ld calls per run, %d paired runs per side; ratio: the "
            "median of the pairs' ratios\n",
            base_url, model, n_calls, rounds);
-    printf("%-8s %-14s %-14s %-7s %-16s %-16s %s\n", "threads", "llmsvc call/s", "curl call/s",
-           "ratio", "llmsvc cpu/call", "curl cpu/call", "failures");
+    if (only)
+        printf("%-8s %-14s %-16s %s   (%s only: no ratio)\n", "threads", "call/s", "cpu/call",
+               "failures", only);
+    else
+        printf("%-8s %-14s %-14s %-7s %-16s %-16s %s\n", "threads", "llmsvc call/s",
+               "curl call/s", "ratio", "llmsvc cpu/call", "curl cpu/call", "failures");
     int failed = 0;
     char *list = strdup(thread_list);
     for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
@@ -471,10 +475,16 @@ int main(int argc, char **argv)
         }
         qsort(ratio, (size_t)rounds, sizeof *ratio, by_double);
         result base = median(rb, rounds), ours = median(ro, rounds);
-        printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld   (pairs %.3f-%.3f)\n",
-               threads, ours.calls_per_s, base.calls_per_s, ratio[rounds / 2],
-               ours.cpu_us_per_call, base.cpu_us_per_call, ours.failures, base.failures,
-               ratio[0], ratio[rounds - 1]);
+        if (only) { /* one side measured: no ratio to give */
+            result r = strcmp(only, "curl") ? ours : base;
+            printf("%-8d %-14.0f %-13.1f us %ld\n", threads, r.calls_per_s, r.cpu_us_per_call,
+                   r.failures);
+        } else {
+            printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld   (pairs %.3f-%.3f)\n",
+                   threads, ours.calls_per_s, base.calls_per_s, ratio[rounds / 2],
+                   ours.cpu_us_per_call, base.cpu_us_per_call, ours.failures, base.failures,
+                   ratio[0], ratio[rounds - 1]);
+        }
         failed |= ours.failures || base.failures;
     }
     free(list);
