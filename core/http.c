@@ -109,7 +109,7 @@ llmsvc_jv *http_jv_body(llmsvc_http_request *req)
 {
     if (!req)
         return NULL;
-    llmsvc_jv *root = jv_object(&req->jv);
+    llmsvc_jv *root = jv_root(&req->jv);
     if (root) {
         json_object_put(req->body);
         req->body = NULL;

@@ -128,7 +128,7 @@ static int write_node(buf *out, json_object *o, int depth)
     }
     case json_type_string:
         return json_write_string(out, json_object_get_string(o),
-                            (size_t)json_object_get_string_len(o));
+                                 (size_t)json_object_get_string_len(o));
     case json_type_array: {
         if (buf_putc(out, '[') < 0)
             return -1;
@@ -145,8 +145,9 @@ static int write_node(buf *out, json_object *o, int depth)
         int first = 1;
         json_object_object_foreach(o, key, val)
         {
-            if ((!first && buf_putc(out, ',') < 0) || json_write_string(out, key, strlen(key)) < 0 ||
-                buf_putc(out, ':') < 0 || write_node(out, val, depth + 1) < 0)
+            if ((!first && buf_putc(out, ',') < 0) ||
+                json_write_string(out, key, strlen(key)) < 0 || buf_putc(out, ':') < 0 ||
+                write_node(out, val, depth + 1) < 0)
                 return -1;
             first = 0;
         }

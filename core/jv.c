@@ -127,6 +127,14 @@ llmsvc_jv *jv_object(jv_arena *a)
     return value(a, JV_OBJECT);
 }
 
+llmsvc_jv *jv_root(jv_arena *a)
+{
+    llmsvc_jv *v = value(a, JV_OBJECT);
+    if (v)
+        v->in_container = 1; /* never put anywhere: no loop can reach the body */
+    return v;
+}
+
 llmsvc_jv *jv_array(jv_arena *a)
 {
     return value(a, JV_ARRAY);

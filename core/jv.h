@@ -33,6 +33,9 @@ void jv_arena_init(jv_arena *a);
 void jv_arena_clear(jv_arena *a);
 
 llmsvc_jv *jv_object(jv_arena *a);
+/* An object that can hold values but never be put into one (a body: so that
+ * no loop of values can be written). */
+llmsvc_jv *jv_root(jv_arena *a);
 llmsvc_jv *jv_array(jv_arena *a);
 llmsvc_jv *jv_string(jv_arena *a, const char *s, size_t len); /* copied; NULL s: "" */
 llmsvc_jv *jv_int(jv_arena *a, int64_t v);

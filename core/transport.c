@@ -13,12 +13,10 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <json-c/json.h>
 
 #include "curl_dl.h"
 #include "error.h"
 #include "http.h"
-#include "json_write.h"
 #include "spare.h"
 #include "sse.h"
 
@@ -44,9 +42,9 @@ typedef struct handle_node {
     struct curl_slist *headers;   /* the last call's header list ... */
     buf header_key;               /* ... and the header lines it was made of */
     buf out;                      /* the request body's text, reused call after call */
-    buf last_url;                 /* the URL and limits the handle was last given: */
-    long last_connect_ms, last_timeout_ms; /* libcurl keeps them, so a thread that */
-    size_t last_max;              /* calls the same endpoint sets them once */
+    buf last_url;                 /* the URL and limits the handle was last given */
+    long last_connect_ms, last_timeout_ms; /* (libcurl keeps them; zero, libcurl's */
+    size_t last_max;                       /* defaults, until a call sets others) */
 } handle_node;
 
 struct transport {
@@ -358,26 +356,30 @@ const char *const transport_fixed_headers[] = {"Content-Type: application/json",
                                                NULL};
 
 /* The URL and limits of this call, given to libcurl only when they differ
- * from the last call's on this handle (each setopt of a URL copies it). */
-static void set_target(const curl_api *c, handle_node *n, const char *url, const http_opts *o)
+ * from the last call's on this handle (each setopt of a URL copies it). -1
+ * when libcurl did not take them (out of memory): nothing is remembered, and
+ * the call must not go out to the handle's last URL. */
+static int set_target(const curl_api *c, handle_node *n, const char *url, const http_opts *o)
 {
     CURL *h = n->curl;
-    size_t len = strlen(url);
-    if (len != n->last_url.len || memcmp(url, n->last_url.data, len) != 0) {
-        c->easy_setopt(h, CURLOPT_URL, url);
+    if (strcmp(url, buf_cstr(&n->last_url)) != 0) {
         buf_clear(&n->last_url);
-        if (buf_append(&n->last_url, url, len) < 0)
-            buf_clear(&n->last_url); /* set again next time */
+        if (c->easy_setopt(h, CURLOPT_URL, url) != CURLE_OK)
+            return -1;
+        (void)buf_puts(&n->last_url, url); /* failing, it stays empty: set again next call */
     }
     if (o->connect_timeout_ms != n->last_connect_ms || o->timeout_ms != n->last_timeout_ms ||
         o->max_bytes != n->last_max) {
-        c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-        c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-        c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+        n->last_connect_ms = -1; /* unknown until all three are taken */
+        if (c->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms) != CURLE_OK ||
+            c->easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms) != CURLE_OK ||
+            c->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes) != CURLE_OK)
+            return -1;
         n->last_connect_ms = o->connect_timeout_ms;
         n->last_timeout_ms = o->timeout_ms;
         n->last_max = o->max_bytes;
     }
+    return 0;
 }
 
 static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, const http_opts *o,
@@ -397,16 +399,12 @@ static llmsvc_code send_request(transport *t, const llmsvc_http_request *req, co
         return code;
     n->s = (sink){.resp = resp, .max = o->max_bytes, .hs = hs, .c = c, .h = h};
     n->errbuf[0] = '\0';
-    const char *body = NULL;
     buf_clear(&n->out);
     int has_body = http_write_body(req, &n->out);
-    if (has_body < 0)
+    if (has_body < 0 || set_target(c, n, req->url, o) < 0)
         return err_give(err, err_nomem());
-    if (has_body)
-        body = n->out.data;
-    set_target(c, n, req->url, o);
-    if (body) {
-        c->easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    if (has_body) {
+        c->easy_setopt(h, CURLOPT_POSTFIELDS, n->out.data);
         c->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n->out.len);
     } else {
         c->easy_setopt(h, CURLOPT_HTTPGET, 1L);

@@ -124,8 +124,9 @@ START_TEST(jv_values_print_as_compact_json)
     char *t = jv_text(o);
     ck_assert_str_eq(t, "{\"model\":\"gpt-6-luna\",\"t\\\"ab\\\\\":\"a\\tb\\nc\\u0001\\u001f\x7f/"
                         "\xc3\xa9\\\"\",\"n\":-42,\"big\":9223372036854775807,\"yes\":true,"
-                        "\"no\":false,\"none\":null,\"list\":[{},[],{\"kept\": [1,  2]},\"cut\",\"\","
-                        "null],\"\":\"an empty key\"}");
+                        "\"no\":false,\"none\":null,"
+                        "\"list\":[{},[],{\"kept\": [1,  2]},\"cut\",\"\",null],"
+                        "\"\":\"an empty key\"}");
     /* json-c reads it back as the same document */
     json_object *back = json_tokener_parse(t);
     ck_assert_ptr_nonnull(back);
@@ -142,9 +143,15 @@ START_TEST(jv_doubles_print_the_shortest_text_that_reads_back)
     static const struct {
         double v;
         const char *text;
-    } cases[] = {{0.7, "0.7"},        {1.0, "1.0"},         {0.1 + 0.2, "0.30000000000000004"},
-                 {2.0 / 3, "0.6666666666666666"}, {1e21, "1e+21"}, {-0.0, "-0.0"},
-                 {100, "100.0"},      {1e-7, "1e-07"},      {1.7976931348623157e308, "1.7976931348623157e+308"}};
+    } cases[] = {{0.7, "0.7"},
+                 {1.0, "1.0"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {2.0 / 3, "0.6666666666666666"},
+                 {1e21, "1e+21"},
+                 {-0.0, "-0.0"},
+                 {100, "100.0"},
+                 {1e-7, "1e-07"},
+                 {1.7976931348623157e308, "1.7976931348623157e+308"}};
     jv_arena a;
     jv_arena_init(&a);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -273,7 +280,8 @@ START_TEST(jv_bodies_larger_than_a_chunk_are_whole)
     ck_assert_int_eq(jv_put(o, "input", jv_string(&a, text, big)), LLMSVC_OK);
     ck_assert_int_eq(jv_put(o, "n", l), LLMSVC_OK);
     char *t = jv_text(o);
-    ck_assert_uint_eq(strlen(t), strlen("{\"input\":\"\",\"n\":[]}") + big + 6890 + 1999); /* digits of 0..1999, commas */
+    /* the text's frame, the string, the digits of 0..1999 and their commas */
+    ck_assert_uint_eq(strlen(t), strlen("{\"input\":\"\",\"n\":[]}") + big + 6890 + 1999);
     ck_assert_int_eq(strncmp(t + 10, text, big), 0);
     ck_assert_ptr_nonnull(strstr(t, ",1998,1999]}"));
     free(t);
@@ -312,6 +320,23 @@ START_TEST(a_request_has_one_body_the_last_given)
 }
 END_TEST
 
+START_TEST(the_body_goes_into_no_container_so_no_loop_is_written)
+{
+    llmsvc_http_request req;
+    http_request_init(&req);
+    llmsvc_jv *body = http_jv_body(&req), *child = jv_object(&req.jv);
+    ck_assert_int_eq(jv_put(body, "child", child), LLMSVC_OK);
+    ck_assert_int_eq(jv_put(child, "loop", body), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_push(jv_array(&req.jv), body), LLMSVC_E_INVALID_ARG);
+    ck_assert_int_eq(jv_set_path(child, "a.b", body), LLMSVC_E_INVALID_ARG);
+    buf out = BUF_INIT;
+    ck_assert_int_eq(http_write_body(&req, &out), 1);
+    ck_assert_str_eq(buf_cstr(&out), "{\"child\":{}}");
+    buf_free(&out);
+    http_request_clear(&req);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_write");
@@ -329,6 +354,7 @@ int main(void)
     tcase_add_test(tc, jv_params_take_their_type);
     tcase_add_test(tc, jv_bodies_larger_than_a_chunk_are_whole);
     tcase_add_test(tc, a_request_has_one_body_the_last_given);
+    tcase_add_test(tc, the_body_goes_into_no_container_so_no_loop_is_written);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -45,7 +45,7 @@ typedef struct llmsvc_registrar llmsvc_registrar;     /* opaque */
 typedef struct llmsvc_http_request llmsvc_http_request; /* opaque, filled through host */
 typedef struct llmsvc_http_response llmsvc_http_response; /* opaque, read through host */
 typedef struct llmsvc_jdoc llmsvc_jdoc;                   /* a parsed JSON text, read through host */
-typedef struct llmsvc_jv llmsvc_jv; /* a JSON value of a request body, built through host (ABI 1.1) */
+typedef struct llmsvc_jv llmsvc_jv;     /* a request body's JSON value (host->jv_*, ABI 1.1) */
 
 /* JSON value types of host->jdoc_type. */
 #define LLMSVC_JSON_OBJECT 1
@@ -308,7 +308,8 @@ struct llmsvc_host {
      * (several times faster for responses): a document of tokens over the
      * text, which must outlive it. Nodes are ints (-1: none; 0: the root);
      * paths are dotted object keys. Strings returned belong to the document.
-     * jdoc_parse: PROVIDER error naming the byte offset on malformed JSON. */
+     * jdoc_parse: PROVIDER error naming the byte offset on malformed JSON
+     * (err may be NULL when only the outcome matters). */
     llmsvc_code (*jdoc_parse)(const char *text, size_t len, llmsvc_jdoc **out,
                               llmsvc_error **err);
     void (*jdoc_free)(llmsvc_jdoc *doc);
@@ -361,7 +362,8 @@ struct llmsvc_host {
      * replacing any body, json-c's too); the other constructors make values
      * to put into it. Strings and raw text are copied; jv_raw's text must be
      * one JSON value. Values belong to the request and live as long as it
-     * does; a value goes into one container, once. A constructor gives NULL
+     * does; a value goes into one container, once, and the body into none
+     * (LLMSVC_E_INVALID_ARG, like a key on an array). A constructor gives NULL
      * when memory runs out, and jv_put / jv_push / jv_set_path given a NULL
      * container or value return LLMSVC_E_NOMEM: check once, at the end.
      * jv_put replaces a member of the same key where it stood; jv_set_path

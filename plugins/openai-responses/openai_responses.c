@@ -161,21 +161,16 @@ static void assistant_items(req_t *r, const llmsvc_message *m, jv *items, int *o
 static llmsvc_code state_items(req_t *r, const llmsvc_call_info *call, const llmsvc_message *m,
                                size_t i, jv *items, int *oom, llmsvc_error **err)
 {
-    size_t len = strlen(m->state);
-    json_object *check = json_tokener_parse(m->state);
-    int is_list = json_object_is_type(check, json_type_array);
-    json_object_put(check);
-    if (!is_list) {
+    jdoc *d = NULL;
+    if (host->jdoc_parse(m->state, strlen(m->state), &d, NULL) != LLMSVC_OK ||
+        host->jdoc_type(d, 0) != LLMSVC_JSON_ARRAY) {
+        host->jdoc_free(d);
         *err = host->error_new(LLMSVC_E_TRANSFORM,
                                "the %s state of conversation turn %zu is not a list of output "
                                "items; it cannot be sent back",
                                PROTOCOL, i);
         return LLMSVC_E_TRANSFORM;
     }
-    jdoc *d = NULL;
-    llmsvc_code rc = host->jdoc_parse(m->state, len, &d, err);
-    if (rc != LLMSVC_OK)
-        return rc;
     int reasons = (call->capabilities & LLMSVC_CAP_REASONING) != 0;
     for (int it = host->jdoc_first(d, 0); it >= 0; it = host->jdoc_next(d, it)) {
         if (!reasons && is(host->jdoc_get_str(d, it, "type"), "reasoning"))
