@@ -43,7 +43,10 @@ static void load(void)
         sym(dl, "curl_easy_strerror", &api.easy_strerror) ||
         sym(dl, "curl_slist_append", &api.slist_append) ||
         sym(dl, "curl_slist_free_all", &api.slist_free_all) || sym(dl, "curl_getdate", &api.getdate) ||
-        sym(dl, "curl_easy_nextheader", &api.easy_nextheader)) /* 7.83; Debian 12 has 7.88 */
+        sym(dl, "curl_easy_nextheader", &api.easy_nextheader) || /* 7.83; Debian 12 has 7.88 */
+        sym(dl, "curl_url", &api.url) || sym(dl, "curl_url_set", &api.url_set) ||
+        sym(dl, "curl_url_cleanup", &api.url_cleanup) ||
+        sym(dl, "curl_url_strerror", &api.url_strerror))
         return; /* libcurl stays loaded: unloading it is never safe once initialised */
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {

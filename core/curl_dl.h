@@ -26,6 +26,11 @@ typedef struct curl_api {
     /* the headers libcurl kept of the last transfer (libcurl >= 7.83) */
     struct curl_header *(*easy_nextheader)(CURL *h, unsigned int origin, int request,
                                            struct curl_header *prev);
+    /* parsed URLs (CURLOPT_CURLU), 7.62; their messages 7.80 */
+    CURLU *(*url)(void);
+    CURLUcode (*url_set)(CURLU *u, CURLUPart what, const char *part, unsigned int flags);
+    void (*url_cleanup)(CURLU *u);
+    const char *(*url_strerror)(CURLUcode rc);
 } curl_api;
 
 /* The table, loading and initialising libcurl on first use (thread-safe).

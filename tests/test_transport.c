@@ -428,9 +428,20 @@ START_TEST(a_malformed_url_is_a_transport_error_that_is_not_retried)
     llmsvc_request_set_base_url(req, "http://127.0.0.1:99999/v1");
     llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSPORT);
     assert_has(llmsvc_error_message(err), "bad URL http://127.0.0.1:99999/v1/responses");
+    assert_has(llmsvc_error_message(err), "ort number"); /* libcurl's reason */
     ck_assert(!llmsvc_error_retryable(err));
     assert_lacks(llmsvc_error_message(err), "attempts");
     llmsvc_error_free(err);
+    llmsvc_request_free(req);
+    /* the thread's handle goes on to the next URL, and back */
+    size_t before = requests();
+    req = oreq("hello");
+    llmsvc_response_free(call_ok(req));
+    llmsvc_request_set_base_url(req, "http://127.0.0.1:99999/v1");
+    llmsvc_error_free(call_fail(req, LLMSVC_E_TRANSPORT));
+    llmsvc_request_set_base_url(req, base);
+    llmsvc_response_free(call_ok(req));
+    ck_assert_uint_eq(requests(), before + 2);
     llmsvc_request_free(req);
 }
 END_TEST
