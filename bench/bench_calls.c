@@ -207,7 +207,7 @@ static int baseline_request(llmsvc_runtime *rt)
     llmsvc_error *e = NULL;
     llmsvc_http_request hreq;
     http_request_init(&hreq);
-    if (call_resolve(rt, req, NULL, &ctx, &e) != LLMSVC_OK ||
+    if (call_resolve(rt, NULL, req, NULL, &ctx, &e) != LLMSVC_OK ||
         build_http(&ctx, &hreq, &e) != LLMSVC_OK) {
         fprintf(stderr, "bench: %s\n", llmsvc_error_message(e));
         return -1;
@@ -241,7 +241,7 @@ static void core_once(llmsvc_runtime *rt, llmsvc_request *req, llmsvc_http_respo
 {
     call_ctx ctx;
     llmsvc_error *e = NULL;
-    if (call_resolve(rt, req, NULL, &ctx, &e) != LLMSVC_OK) {
+    if (call_resolve(rt, NULL, req, NULL, &ctx, &e) != LLMSVC_OK) {
         fprintf(stderr, "bench: resolve: %s\n", llmsvc_error_message(e));
         exit(1);
     }

@@ -749,7 +749,7 @@ static int core_alone(llmsvc_runtime *rt, const llmsvc_request *req, core_cost *
     llmsvc_error *e = NULL;
     struct timespec a, b, c;
     double first = 0;
-    if (call_resolve(rt, req, NULL, &ctx, &e) != LLMSVC_OK) {
+    if (call_resolve(rt, NULL, req, NULL, &ctx, &e) != LLMSVC_OK) {
         fprintf(stderr, "bench_stream: resolve: %s\n", llmsvc_error_message(e));
         llmsvc_error_free(e);
         return -1;

@@ -256,20 +256,23 @@ static llmsvc_code attempts(llmsvc_runtime *rt, call_ctx *ctx, const route *r,
     }
 }
 
-/* One target (the request's provider and model, or a route's target):
- * resolve, the response cache, the retry loop, cost. *out gets the response,
+/* One target (the request's provider and model, or a route's target),
+ * resolved in the plan's spec set: resolve, the response cache, the retry
+ * loop, cost. *out gets the response,
  * also on failure when a stream had started (the partial answer); NULL
  * otherwise. */
-static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req, const route *r,
-                              const route_target *target, llmsvc_stream *sink, double t0,
-                              llmsvc_response **out, llmsvc_error **e)
+static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
+                              const route_plan *plan, const route_target *target,
+                              llmsvc_stream *sink, double t0, llmsvc_response **out,
+                              llmsvc_error **e)
 {
     *out = NULL;
     call_ctx ctx;
     llmsvc_response *resp = NULL;
     unsigned char key[32];
     int use_cache = 0;
-    llmsvc_code code = call_resolve(rt, req, target, &ctx, e);
+    const route *r = plan->route;
+    llmsvc_code code = call_resolve(rt, plan->specs, req, target, &ctx, e);
     if (code != LLMSVC_OK)
         goto done;
     if (sink && !(ctx.model->caps & LLMSVC_CAP_STREAMING)) {
@@ -355,7 +358,7 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
     try_list tries = {0};
     for (size_t i = 0; code == LLMSVC_OK && i < plan.n; i++) {
         double ti = now_ms();
-        code = run_target(rt, req, plan.route, plan.targets[i], sink, t0, &resp, &e);
+        code = run_target(rt, req, &plan, plan.targets[i], sink, t0, &resp, &e);
         if (plan.route) /* the attempts are the route's to report */
             try_list_add(&tries, plan.targets[i], req, code, e, now_ms() - ti);
         if (code == LLMSVC_OK || i + 1 == plan.n || (sink && sink->started) ||

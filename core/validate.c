@@ -23,8 +23,10 @@ void call_ctx_clear(call_ctx *ctx)
 {
     free(ctx->owned_base_url);
     ctx->owned_base_url = NULL;
-    specset_release(ctx->specs);
+    if (ctx->owns_specs)
+        specset_release(ctx->specs);
     ctx->specs = NULL;
+    ctx->owns_specs = 0;
     if (ctx->messages != &ctx->one_message)
         free(ctx->messages);
     if (ctx->tools != &ctx->one_tool)
@@ -447,7 +449,7 @@ static llmsvc_code resolve_endpoint(const llmsvc_runtime *rt, const llmsvc_reque
     return LLMSVC_OK;
 }
 
-static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req,
+static llmsvc_code check(const llmsvc_runtime *rt, spec_set *specs, const llmsvc_request *req,
                          const route_target *target, call_ctx *ctx, int endpoint,
                          llmsvc_error **err)
 {
@@ -466,7 +468,8 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req,
     }
     const char *provider = target ? target->provider : req->provider;
     const char *model_name = target ? target->model : req->model;
-    ctx->specs = specset_acquire((spec_slot *)&rt->specs);
+    ctx->owns_specs = !specs;
+    ctx->specs = specs ? specs : specset_acquire((spec_slot *)&rt->specs);
     const registry *reg = &ctx->specs->reg;
     if (!provider || !*provider)
         return err_set(err, LLMSVC_E_VALIDATION,
@@ -531,16 +534,16 @@ static llmsvc_code check(const llmsvc_runtime *rt, const llmsvc_request *req,
     return LLMSVC_OK;
 }
 
-llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req,
+llmsvc_code call_resolve(const llmsvc_runtime *rt, spec_set *specs, const llmsvc_request *req,
                          const route_target *target, call_ctx *ctx, llmsvc_error **err)
 {
-    return check(rt, req, target, ctx, 1, err);
+    return check(rt, specs, req, target, ctx, 1, err);
 }
 
-llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req,
+llmsvc_code call_check(const llmsvc_runtime *rt, spec_set *specs, const llmsvc_request *req,
                        const route_target *target, call_ctx *ctx, llmsvc_error **err)
 {
-    return check(rt, req, target, ctx, 0, err);
+    return check(rt, specs, req, target, ctx, 0, err);
 }
 
 LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_request *req,
@@ -550,7 +553,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_reque
         return err_set(err, LLMSVC_E_INVALID_ARG, "llmsvc_validate: NULL argument");
     call_ctx ctx;
     if (!req->route) {
-        llmsvc_code c = call_check(rt, req, NULL, &ctx, err);
+        llmsvc_code c = call_check(rt, NULL, req, NULL, &ctx, err);
         call_ctx_clear(&ctx);
         return c;
     }
@@ -560,7 +563,7 @@ LLMSVC_EXTERN llmsvc_code llmsvc_validate(llmsvc_runtime *rt, const llmsvc_reque
     for (size_t i = 0; c == LLMSVC_OK && i < plan.route->n_targets; i++) {
         const route_target *t = &plan.route->targets[i];
         llmsvc_error *e = NULL;
-        c = call_check(rt, req, t, &ctx, &e);
+        c = call_check(rt, plan.specs, req, t, &ctx, &e);
         call_ctx_clear(&ctx);
         if (c != LLMSVC_OK) {
             err_prefix(e, "route '%s', %s/%s", plan.route->name, t->provider, t->model);

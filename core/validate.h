@@ -22,8 +22,9 @@ typedef struct call_ctx {
     const model_spec *model;
     const api_rec *api;
     char *owned_base_url; /* when the environment's needed trimming */
-    spec_set *specs;      /* held from resolve to call_ctx_clear: the specs stay
-                             valid for the whole call even if reloaded meanwhile */
+    spec_set *specs;      /* valid from resolve to call_ctx_clear, even if the
+                             runtime reloads its specs meanwhile ... */
+    int owns_specs;       /* ... by a reference of the context's own */
     const llmsvc_request *req; /* the request being called */
     const route_target *target; /* a route's target, or NULL */
     req_value vals[P_COUNT];    /* the request's parameters with the target's on top
@@ -35,13 +36,16 @@ typedef struct call_ctx {
     struct rl_ticket *ticket;   /* the attempt's rate-limit ticket (ratelimit.h), or NULL */
 } call_ctx;
 
-/* target: a route's target (provider, model, parameters) instead of the
- * request's provider and model; NULL for the request's own. */
-llmsvc_code call_resolve(const llmsvc_runtime *rt, const llmsvc_request *req,
+/* specs: the spec set to resolve in, held by the caller until call_ctx_clear
+ * (a call resolves its route and the route's targets in the one set it
+ * started with), or NULL for the runtime's current set (the context takes
+ * a reference). target: a route's target (provider, model, parameters)
+ * instead of the request's provider and model; NULL for the request's own. */
+llmsvc_code call_resolve(const llmsvc_runtime *rt, spec_set *specs, const llmsvc_request *req,
                          const route_target *target, call_ctx *ctx, llmsvc_error **err);
 /* The same checks without the endpoint (base URL, API key): what a host that
  * queues a job for another machine can check (llmsvc_validate). */
-llmsvc_code call_check(const llmsvc_runtime *rt, const llmsvc_request *req,
+llmsvc_code call_check(const llmsvc_runtime *rt, spec_set *specs, const llmsvc_request *req,
                        const route_target *target, call_ctx *ctx, llmsvc_error **err);
 /* Drops what the context holds; call it after every resolve or check. */
 void call_ctx_clear(call_ctx *ctx);
