@@ -357,7 +357,7 @@ llmsvc_code call_run(llmsvc_runtime *rt, const llmsvc_request *req, llmsvc_strea
         code = budget_check(rt, &plan.specs->reg, req, &e);
     try_list tries = {0};
     for (size_t i = 0; code == LLMSVC_OK && i < plan.n; i++) {
-        double ti = now_ms();
+        double ti = plan.route ? now_ms() : 0; /* a route reports each target's time */
         code = run_target(rt, req, &plan, plan.targets[i], sink, t0, &resp, &e);
         if (plan.route) /* the attempts are the route's to report */
             try_list_add(&tries, plan.targets[i], req, code, e, now_ms() - ti);
