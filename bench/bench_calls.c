@@ -5,16 +5,23 @@
  * a separate process so its CPU is not ours — at 1 and at 32 threads, and the
  * same requests through a minimal libcurl loop (one keep-alive handle per
  * thread; the very body and header lines llmsvc sends, built once by the same
- * plugin; the answer read but not parsed) as the baseline.
- * Prints calls/s of each, their ratio, the process CPU per call, and the
- * core's own CPU per call measured without the network (resolve + validate +
- * build + serialize + parse of the same response, in a loop).
+ * plugin; the answer read but not parsed) as the baseline. The same threads
+ * run both sides, side by side: many threads in alternating blocks of calls,
+ * one thread call by call, so both see the machine in the same state.
+ * Prints calls/s of each, their ratio, the CPU per call (the process's; the
+ * calling thread's at 1 thread), and the core's own CPU per call measured
+ * without the network (resolve + validate + build + serialize + parse of the
+ * same response, in a loop).
  *
  *   bench_calls [--calls N] [--threads LIST] [--url BASE_URL] [--model M]
+ *               [--block B] [--placement auto|apart|together|free] [--pairs]
  */
 #include <curl/curl.h>
+#include <dirent.h>
+#include <sched.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +42,12 @@
 
 static const char *base_url;
 static const char *model = "gpt-6-luna";
-static long n_calls = 20000;
+static long n_calls = 100000; /* per side and thread count */
+static long block_calls;      /* calls per block; 0: max(1000, 125 x threads) */
 static const char *only; /* "llmsvc" or "curl": run one side only (for profiling) */
-enum { MAX_ROUNDS = 64 };
-static int rounds = 9; /* paired rounds; the median of their ratios is reported */
-static int show_pairs; /* --pairs: each round's two runs on stderr */
+static int show_pairs; /* --pairs: each round's two blocks on stderr */
+static const char *placement = "auto"; /* --placement */
+static pid_t upstream_pid = -1;        /* the fake upstream, when started here */
 
 static double now_s(void)
 {
@@ -56,14 +64,6 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* ---- llmsvc ---- */
-
-typedef struct job {
-    llmsvc_runtime *rt;
-    long calls;
-    long failures;
-} job;
-
 /* The request every side sends. */
 static llmsvc_request *bench_request(void)
 {
@@ -79,28 +79,6 @@ static llmsvc_request *bench_request(void)
     return req;
 }
 
-static void *llmsvc_side(void *arg)
-{
-    job *j = arg;
-    llmsvc_request *req = bench_request();
-    llmsvc_request_set_max_retries(req, 0);
-    for (long i = 0; i < j->calls; i++) {
-        llmsvc_response *resp = NULL;
-        llmsvc_error *err = NULL;
-        if (llmsvc_call(j->rt, req, &resp, &err) != LLMSVC_OK) {
-            if (!j->failures)
-                fprintf(stderr, "bench: llmsvc_call: %s\n", llmsvc_error_message(err));
-            j->failures++;
-        }
-        llmsvc_error_free(err);
-        llmsvc_response_free(resp);
-    }
-    llmsvc_request_free(req);
-    return NULL;
-}
-
-/* ---- bare libcurl baseline ---- */
-
 /* What llmsvc sends, byte for byte: the plugin's body and headers plus the
  * transport's own (baseline_request fills these). */
 static char *baseline_body;
@@ -114,88 +92,249 @@ static size_t sink(char *d, size_t s, size_t n, void *u)
     return s * n;
 }
 
-static void *curl_worker(void *arg)
-{
-    job *j = arg;
-    CURL *h = curl_easy_init();
+/* ---- the two sides, run by the same threads in alternating blocks ---- */
+
+enum { S_LLMSVC, S_CURL, N_SIDES };
+
+/* The time and CPU some calls took. */
+typedef struct spent {
+    double wall, cpu;
+} spent;
+
+/* The worker threads and what they run. Several threads run a block of one
+ * side: every thread takes calls from one counter until none are left, so
+ * all stay busy to the block's end. One thread alternates call by call
+ * (side ALTERNATE) and times each call: with blocks, the upstream's thread
+ * for the connection of the side that starts a block is woken afresh and
+ * placed anew by the scheduler, on this machine's CPU or the other, and the
+ * sides' calls/s swing 2.5x with that placement rather than with their own
+ * work. Each thread keeps its request, its libcurl handle and (in the
+ * transport) llmsvc's from block to block, as a long-running host does. */
+enum { ALTERNATE = N_SIDES };
+typedef struct pool {
+    llmsvc_runtime *rt;
+    int threads;
+    int run[N_SIDES]; /* the sides measured (both unless --only) */
+    pthread_t tid[256];
+    cpu_set_t cpus;        /* where they run ... */
+    const char *placement; /* ... and why (place) */
+    pthread_barrier_t start, end;
+    atomic_long left;
+    int side;            /* of the block, or ALTERNATE; -1 asks the threads to end */
+    spent took[N_SIDES]; /* ALTERNATE's, per side */
+    atomic_long failures[N_SIDES];
+} pool;
+
+typedef struct bare {
+    CURL *h;
+    struct curl_slist *hdr;
     char url[1024];
-    snprintf(url, sizeof url, "%s/responses", base_url);
-    struct curl_slist *hdr = NULL;
-    for (size_t i = 0; i < n_baseline_headers; i++)
-        hdr = curl_slist_append(hdr, baseline_headers[i]);
-    for (long i = 0; i < j->calls; i++) {
-        size_t got = 0;
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, baseline_body);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
-        long status = 0;
-        if (curl_easy_perform(h) != CURLE_OK ||
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200 ||
-            !got)
-            j->failures++;
+} bare;
+
+/* One call of the bare libcurl loop; 0 when it failed. */
+static int bare_call(bare *b)
+{
+    size_t got = 0;
+    CURL *h = b->h;
+    curl_easy_setopt(h, CURLOPT_URL, b->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, b->hdr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, baseline_body);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+    long status = 0;
+    return curl_easy_perform(h) == CURLE_OK &&
+           curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200 &&
+           got;
+}
+
+/* One llmsvc_call; 0 when it failed (the first failure is printed). */
+static int llmsvc_once(llmsvc_runtime *rt, const llmsvc_request *req)
+{
+    static atomic_int told;
+    llmsvc_response *resp = NULL;
+    llmsvc_error *err = NULL;
+    int ok = llmsvc_call(rt, req, &resp, &err) == LLMSVC_OK;
+    if (!ok && !atomic_exchange(&told, 1))
+        fprintf(stderr, "bench: llmsvc_call: %s\n", llmsvc_error_message(err));
+    llmsvc_error_free(err);
+    llmsvc_response_free(resp);
+    return ok;
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One thread's calls, the sides in turn (llmsvc curl curl llmsvc llmsvc ...,
+ * so neither is always first), each call's wall and CPU time added to its
+ * side's; the clocks are read outside the wall time measured. */
+static void alternate(pool *p, const llmsvc_request *req, bare *b)
+{
+    long n = atomic_load(&p->left);
+    for (long i = 0; i < 2 * n; i++) {
+        int side = (i + 1) / 2 % 2 ? S_CURL : S_LLMSVC;
+        if (!p->run[side])
+            continue;
+        double c0 = thread_cpu_s(), w0 = now_s();
+        int ok = side == S_LLMSVC ? llmsvc_once(p->rt, req) : bare_call(b);
+        double w1 = now_s(), c1 = thread_cpu_s();
+        p->took[side].wall += w1 - w0;
+        p->took[side].cpu += c1 - c0;
+        if (!ok)
+            atomic_fetch_add(&p->failures[side], 1);
     }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
+}
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    llmsvc_request *req = bench_request();
+    llmsvc_request_set_max_retries(req, 0);
+    bare b = {curl_easy_init(), NULL, ""};
+    snprintf(b.url, sizeof b.url, "%s/responses", base_url);
+    for (size_t i = 0; i < n_baseline_headers; i++)
+        b.hdr = curl_slist_append(b.hdr, baseline_headers[i]);
+    for (;;) {
+        pthread_barrier_wait(&p->start);
+        int side = p->side;
+        if (side < 0)
+            break;
+        if (side == ALTERNATE)
+            alternate(p, req, &b);
+        else
+            while (atomic_fetch_sub(&p->left, 1) > 0)
+                if (!(side == S_LLMSVC ? llmsvc_once(p->rt, req) : bare_call(&b)))
+                    atomic_fetch_add(&p->failures[side], 1);
+        pthread_barrier_wait(&p->end);
+    }
+    curl_slist_free_all(b.hdr);
+    curl_easy_cleanup(b.h);
+    llmsvc_request_free(req);
     return NULL;
 }
 
-typedef struct result {
-    double calls_per_s;
-    double cpu_us_per_call;
-    long failures;
-} result;
+/* ---- where the threads run ---- */
 
-static result run(void *(*fn)(void *), llmsvc_runtime *rt, int threads)
+/* Every thread of process pid on the CPUs of set (the threads it starts
+ * later inherit it from theirs). */
+static void pin_process(pid_t pid, const cpu_set_t *set)
 {
-    pthread_t tid[256];
-    job jobs[256];
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            (void)sched_setaffinity((pid_t)atoi(e->d_name), sizeof *set, set);
+    closedir(d);
+}
+
+/* The placement used at a thread count (apart, together or free, as a label
+ * for the results), the CPUs of the bench's threads in *ours; the
+ * upstream's threads placed when the bench started it. With
+ * one call at a time, the upstream's thread for each connection is placed
+ * by the scheduler on the caller's CPU (calls/s x2.5: no wake-up across
+ * CPUs) or the other, independently for the two sides' connections and for
+ * seconds at a time, so by default one thread runs apart from the upstream:
+ * a provider is another machine. Many threads keep both CPUs busy wherever
+ * they are put. */
+static const char *place(int threads, cpu_set_t *ours)
+{
+    cpu_set_t all, theirs;
+    sched_getaffinity(0, sizeof all, &all);
+    int first = -1, last = -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            if (first < 0)
+                first = c;
+            last = c;
+        }
+    const char *mode = strcmp(placement, "auto") ? placement : threads == 1 ? "apart" : "free";
+    if (!strcmp(mode, "apart") && first == last)
+        mode = "free"; /* one CPU: nowhere apart to go */
+    *ours = theirs = all;
+    if (!strcmp(mode, "free")) {
+        if (upstream_pid <= 0)
+            return "free; upstream elsewhere";
+        pin_process(upstream_pid, &all); /* unpinned again after an earlier count */
+        return "free";
+    }
+    CPU_ZERO(ours);
+    CPU_SET(first, ours);
+    if (upstream_pid <= 0)
+        return "bench on one CPU; upstream elsewhere";
+    int at = strcmp(mode, "apart") ? first : last;
+    CPU_ZERO(&theirs);
+    CPU_SET(at, &theirs);
+    pin_process(upstream_pid, &theirs);
+    static char label[64];
+    snprintf(label, sizeof label, "%s: bench CPU %d, upstream CPU %d", mode, first, at);
+    return label;
+}
+
+static void pool_start(pool *p, llmsvc_runtime *rt, int threads)
+{
+    *p = (pool){.rt = rt,
+                .threads = threads,
+                .run = {!only || !strcmp(only, "llmsvc"), !only || !strcmp(only, "curl")}};
+    p->placement = place(threads, &p->cpus);
+    pthread_barrier_init(&p->start, NULL, (unsigned)threads + 1);
+    pthread_barrier_init(&p->end, NULL, (unsigned)threads + 1);
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&p->tid[i], NULL, worker, p) != 0 ||
+            pthread_setaffinity_np(p->tid[i], sizeof p->cpus, &p->cpus) != 0) {
+            fprintf(stderr, "bench: cannot start thread %d\n", i + 1);
+            exit(1);
+        }
+}
+
+static void pool_stop(pool *p)
+{
+    p->side = -1;
+    pthread_barrier_wait(&p->start);
+    for (int i = 0; i < p->threads; i++)
+        pthread_join(p->tid[i], NULL);
+    pthread_barrier_destroy(&p->start);
+    pthread_barrier_destroy(&p->end);
+}
+
+/* What the threads do between two barriers; the time and process CPU it took. */
+static spent run_step(pool *p, int side, long calls)
+{
+    p->side = side;
+    atomic_store(&p->left, calls);
     double c0 = cpu_s(), t0 = now_s();
-    for (int i = 0; i < threads; i++) {
-        jobs[i] = (job){rt, n_calls / threads + (i < n_calls % threads), 0};
-        pthread_create(&tid[i], NULL, fn, &jobs[i]);
+    pthread_barrier_wait(&p->start);
+    pthread_barrier_wait(&p->end);
+    return (spent){now_s() - t0, cpu_s() - c0};
+}
+
+/* A round: calls of each side measured, one block of each (the order
+ * swapped every round, so neither always goes first), or with one thread
+ * the sides call by call. */
+static void run_round(pool *p, long k, long calls, spent one[N_SIDES])
+{
+    if (p->threads == 1) {
+        memset(p->took, 0, sizeof p->took);
+        run_step(p, ALTERNATE, calls);
+        memcpy(one, p->took, sizeof p->took);
+        return;
     }
-    result r = {0, 0, 0};
-    for (int i = 0; i < threads; i++) {
-        pthread_join(tid[i], NULL);
-        r.failures += jobs[i].failures;
+    for (int i = 0; i < N_SIDES; i++) {
+        int side = k % 2 ? N_SIDES - 1 - i : i;
+        one[side] = p->run[side] ? run_step(p, side, calls) : (spent){0, 0};
     }
-    double dt = now_s() - t0, dc = cpu_s() - c0;
-    r.calls_per_s = (double)n_calls / dt;
-    r.cpu_us_per_call = dc / (double)n_calls * 1e6;
-    return r;
 }
 
 static int by_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-static int by_rate(const void *a, const void *b)
-{
-    return by_double(&((const result *)a)->calls_per_s, &((const result *)b)->calls_per_s);
-}
-
-/* A run of one side, or a placeholder (1 call/s) when --only names the other. */
-static result run_side(void *(*fn)(void *), const char *side, llmsvc_runtime *rt, int threads)
-{
-    result none = {1, 0, 0};
-    return only && strcmp(only, side) ? none : run(fn, rt, threads);
-}
-
-/* The run with the median rate (its CPU figure with it); failures summed. */
-static result median(result *r, int n)
-{
-    long failures = 0;
-    for (int i = 0; i < n; i++)
-        failures += r[i].failures;
-    qsort(r, (size_t)n, sizeof *r, by_rate);
-    result m = r[n / 2];
-    m.failures = failures;
-    return m;
 }
 
 /* The body and header lines llmsvc_call sends for the bench's request, built
@@ -350,6 +489,75 @@ static pid_t start_fake(char *url, size_t urllen)
     return -1;
 }
 
+/* Both sides at one thread count: a warm-up round, then rounds of the
+ * same number of calls of each side (run_round). The machine's speed drifts
+ * by ±15% over seconds here, more than the difference measured: sides
+ * measured side by side, in ~0.1 s blocks or call by call, see the same
+ * machine. -1 when calls fail. */
+static int measure(llmsvc_runtime *rt, int threads)
+{
+    long block = block_calls ? block_calls : (125L * threads > 1000 ? 125L * threads : 1000);
+    long rounds = (n_calls + block - 1) / block;
+    double *ratio = calloc((size_t)rounds, sizeof *ratio);
+    pool p;
+    if (!ratio) {
+        fprintf(stderr, "bench: out of memory\n");
+        return -1;
+    }
+    pool_start(&p, rt, threads);
+    spent one[N_SIDES];
+    run_round(&p, 0, block, one); /* connections, caches */
+    int failing = atomic_load(&p.failures[S_LLMSVC]) || atomic_load(&p.failures[S_CURL]);
+    spent total[N_SIDES] = {{0, 0}, {0, 0}};
+    long calls = 0;
+    for (long k = 0; k < rounds && !failing; k++) {
+        long n = k + 1 < rounds ? block : n_calls - block * (rounds - 1);
+        run_round(&p, k, n, one);
+        for (int side = 0; side < N_SIDES; side++) {
+            total[side].wall += one[side].wall;
+            total[side].cpu += one[side].cpu;
+        }
+        calls += n;
+        ratio[k] = p.run[S_LLMSVC] && p.run[S_CURL] ? one[S_CURL].wall / one[S_LLMSVC].wall : 0;
+        if (show_pairs)
+            fprintf(stderr,
+                    "  %d threads, round %ld (%s): llmsvc %.0f calls/s %.1f us cpu, "
+                    "curl %.0f calls/s %.1f us cpu, ratio %.3f\n",
+                    threads, k + 1, threads == 1 ? "call by call" : k % 2 ? "curl first"
+                                                                          : "llmsvc first",
+                    one[S_LLMSVC].wall ? (double)n / one[S_LLMSVC].wall : 0,
+                    one[S_LLMSVC].cpu / (double)n * 1e6,
+                    one[S_CURL].wall ? (double)n / one[S_CURL].wall : 0,
+                    one[S_CURL].cpu / (double)n * 1e6, ratio[k]);
+    }
+    long failures[N_SIDES] = {atomic_load(&p.failures[S_LLMSVC]), atomic_load(&p.failures[S_CURL])};
+    pool_stop(&p);
+    if (failing) {
+        fprintf(stderr, "bench: calls fail; not measuring\n");
+        free(ratio);
+        return -1;
+    }
+    double rate[N_SIDES], cpu_us[N_SIDES];
+    for (int side = 0; side < N_SIDES; side++) {
+        rate[side] = p.run[side] ? (double)calls / total[side].wall : 0;
+        cpu_us[side] = p.run[side] ? total[side].cpu / (double)calls * 1e6 : 0;
+    }
+    if (only) {
+        int side = p.run[S_LLMSVC] ? S_LLMSVC : S_CURL;
+        printf("%-8d %-14.0f %-13.1f us %ld   (%s)\n", threads, rate[side], cpu_us[side],
+               failures[side], p.placement);
+    } else {
+        qsort(ratio, (size_t)rounds, sizeof *ratio, by_double);
+        printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld   (%s; %ld rounds "
+               "of %ld calls: median %.3f, %.3f-%.3f)\n",
+               threads, rate[S_LLMSVC], rate[S_CURL], rate[S_LLMSVC] / rate[S_CURL],
+               cpu_us[S_LLMSVC], cpu_us[S_CURL], failures[S_LLMSVC], failures[S_CURL],
+               p.placement, rounds, block, ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+    }
+    free(ratio);
+    return failures[S_LLMSVC] || failures[S_CURL] ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"calls", required_argument, NULL, 'n'},
@@ -357,8 +565,9 @@ int main(int argc, char **argv)
                                              {"url", required_argument, NULL, 'u'},
                                              {"model", required_argument, NULL, 'm'},
                                              {"only", required_argument, NULL, 'o'},
-                                             {"rounds", required_argument, NULL, 'r'},
+                                             {"block", required_argument, NULL, 'b'},
                                              {"pairs", no_argument, NULL, 'p'},
+                                             {"placement", required_argument, NULL, 'P'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *thread_list = "1,32";
@@ -388,10 +597,10 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'r':
-            rounds = atoi(optarg);
-            if (rounds < 1 || rounds > MAX_ROUNDS) {
-                fprintf(stderr, "bench_calls: --rounds takes 1 to %d, not '%s'\n", MAX_ROUNDS,
+        case 'b':
+            block_calls = atol(optarg);
+            if (block_calls < 1) {
+                fprintf(stderr, "bench_calls: --block takes a positive count, not '%s'\n",
                         optarg);
                 return 2;
             }
@@ -399,22 +608,39 @@ int main(int argc, char **argv)
         case 'p':
             show_pairs = 1;
             break;
+        case 'P':
+            placement = optarg;
+            if (strcmp(placement, "auto") && strcmp(placement, "apart") &&
+                strcmp(placement, "together") && strcmp(placement, "free")) {
+                fprintf(stderr,
+                        "bench_calls: --placement takes auto, apart, together or free, not '%s'\n",
+                        placement);
+                return 2;
+            }
+            break;
         default:
-            printf("usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
-                   "                   [--only llmsvc|curl] [--rounds R] [--pairs]\n"
-                   "Each round runs both sides back to back (the order swapped every round);\n"
-                   "ratio is the median of the rounds' ratios (default 9 rounds, at most 64).\n"
-                   "--pairs prints every round's two runs as it ends (on stderr).\n"
-                   "Without --url, starts the fake upstream (%s).\n",
-                   FAKE_UPSTREAM_BIN);
+            printf(
+                "usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
+                "                   [--only llmsvc|curl] [--block B] [--pairs]\n"
+                "                   [--placement auto|apart|together|free]\n"
+                "N calls of each side (default 100000) at each thread count, in rounds of B\n"
+                "calls of each (default max(1000, 125 x threads)). Many threads run a block\n"
+                "of each side per round (llmsvc curl, then curl llmsvc, ...); one thread\n"
+                "alternates the sides call by call. Each side's calls/s is its calls over\n"
+                "the time they took; the ratio is llmsvc's over curl's.\n"
+                "--placement: apart puts the bench's threads on the first CPU and the fake\n"
+                "upstream on the last, together both on the first, free leaves them to the\n"
+                "scheduler; auto (the default) is apart at 1 thread, free at more.\n"
+                "--pairs prints every round as it ends (on stderr).\n"
+                "Without --url, starts the fake upstream (%s).\n",
+                FAKE_UPSTREAM_BIN);
             return opt == 'h' ? 0 : 2;
         }
     }
     char url[256];
-    pid_t fake = -1;
     if (!base_url) {
-        fake = start_fake(url, sizeof url);
-        if (fake < 0) {
+        upstream_pid = start_fake(url, sizeof url);
+        if (upstream_pid < 0) {
             fprintf(stderr, "bench: cannot start %s\n", FAKE_UPSTREAM_BIN);
             return 1;
         }
@@ -438,9 +664,9 @@ int main(int argc, char **argv)
     if (baseline_request(rt) < 0)
         return 1;
 
-    printf("upstream %s, model %s, %ld calls per run, %d paired runs per side; ratio: the "
-           "median of the pairs' ratios\n",
-           base_url, model, n_calls, rounds);
+    printf("upstream %s, model %s, %ld calls of each side at each thread count, in "
+           "alternating blocks\n",
+           base_url, model, n_calls);
     if (only)
         printf("%-8s %-14s %-16s %s   (%s only: no ratio)\n", "threads", "call/s", "cpu/call",
                "failures", only);
@@ -453,47 +679,10 @@ int main(int argc, char **argv)
         int threads = atoi(t);
         if (threads < 1 || threads > 256)
             continue;
-        /* warm connections and caches */
-        result warm = run(only && !strcmp(only, "curl") ? curl_worker : llmsvc_side, rt, threads);
-        if (warm.failures) {
-            fprintf(stderr, "bench: calls fail; not measuring\n");
+        if (measure(rt, threads) != 0) {
             failed = 1;
             break;
         }
-        /* the machine's noise (±15% between runs) is larger than the difference
-         * measured: pair each llmsvc run with a baseline run next to it (the
-         * order swapped every round, so neither side always runs first) and
-         * report the median of the pairs' ratios with the sides' medians */
-        result rb[MAX_ROUNDS], ro[MAX_ROUNDS];
-        double ratio[MAX_ROUNDS];
-        for (int k = 0; k < rounds; k++) {
-            if (k % 2)
-                ro[k] = run_side(llmsvc_side, "llmsvc", rt, threads);
-            rb[k] = run_side(curl_worker, "curl", rt, threads);
-            if (!(k % 2))
-                ro[k] = run_side(llmsvc_side, "llmsvc", rt, threads);
-            ratio[k] = ro[k].calls_per_s / rb[k].calls_per_s;
-            if (show_pairs)
-                fprintf(stderr,
-                        "  %d threads, round %d (%s first): llmsvc %.0f calls/s %.1f us cpu, "
-                        "curl %.0f calls/s %.1f us cpu, ratio %.3f\n",
-                        threads, k + 1, k % 2 ? "llmsvc" : "curl", ro[k].calls_per_s,
-                        ro[k].cpu_us_per_call, rb[k].calls_per_s, rb[k].cpu_us_per_call, ratio[k]);
-        }
-        qsort(ratio, (size_t)rounds, sizeof *ratio, by_double);
-        result base = median(rb, rounds), ours = median(ro, rounds);
-        if (only) { /* one side measured: no ratio to give */
-            result r = strcmp(only, "curl") ? ours : base;
-            printf("%-8d %-14.0f %-13.1f us %ld\n", threads, r.calls_per_s, r.cpu_us_per_call,
-                   r.failures);
-        } else {
-            printf("%-8d %-14.0f %-14.0f %-7.3f %-13.1f us %-13.1f us %ld/%ld   "
-                   "(pairs %.3f-%.3f)\n",
-                   threads, ours.calls_per_s, base.calls_per_s, ratio[rounds / 2],
-                   ours.cpu_us_per_call, base.cpu_us_per_call, ours.failures, base.failures,
-                   ratio[0], ratio[rounds - 1]);
-        }
-        failed |= ours.failures || base.failures;
     }
     free(list);
     FILE *f = only ? NULL : fopen(FIXTURE_BODY, "r");
@@ -513,9 +702,9 @@ int main(int argc, char **argv)
         free(baseline_headers[i]);
     llmsvc_runtime_close(rt);
     curl_global_cleanup();
-    if (fake > 0) {
-        kill(fake, SIGTERM);
-        waitpid(fake, NULL, 0);
+    if (upstream_pid > 0) {
+        kill(upstream_pid, SIGTERM);
+        waitpid(upstream_pid, NULL, 0);
     }
     return failed;
 }
