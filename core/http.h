@@ -5,8 +5,10 @@
  * The transport keeps one curl easy handle per thread (so connections are
  * reused across calls with no lock on the call path), sets connect and total
  * timeouts, CURLOPT_NOSIGNAL and a response-size cap, and maps every failure
- * to an llmsvc_error. TLS verification is always on; libcurl honours the
- * usual proxy variables (http_proxy, https_proxy, no_proxy). */
+ * to an llmsvc_error. TLS verification is always on; the usual proxy
+ * variables are honoured as libcurl reads them (http_proxy, https_proxy,
+ * all_proxy, no_proxy, upper case too but HTTP_PROXY), read once, when the
+ * transport is made (the runtime opens). */
 #ifndef LLMSVC_HTTP_H
 #define LLMSVC_HTTP_H
 

@@ -7,7 +7,9 @@
  * one provider, one key), which saves a dozen allocations per call; the URL
  * is given parsed (CURLOPT_CURLU) and parsed again only when it changes,
  * where libcurl would parse a CURLOPT_URL and print it back at every
- * transfer (~12k instructions a call). */
+ * transfer (~12k instructions a call). The proxy variables are read once,
+ * when the transport is made, and given to libcurl as options: libcurl
+ * would read four of them from the environment at every transfer. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,12 +49,22 @@ typedef struct handle_node {
     buf out;                      /* the request body's text, reused call after call */
     CURLU *uh;                    /* the handle's URL (CURLOPT_CURLU) ... */
     buf last_url;                 /* ... as text, and the limits it was last given */
+    const char *last_proxy;       /* the transport's string it was given, or NULL */
     long last_connect_ms, last_timeout_ms; /* (libcurl keeps them; zero, libcurl's */
     size_t last_max;                       /* defaults, until a call sets others) */
 } handle_node;
 
+/* The proxy variables as libcurl reads them: the scheme's own (http_proxy
+ * only in lower case: a CGI server puts a request's "Proxy:" header in
+ * HTTP_PROXY), else all_proxy; hosts in no_proxy go direct. Set but empty
+ * counts as set (no proxy). NULL: unset. */
+typedef struct proxy_env {
+    char *http, *https, *all, *no;
+} proxy_env;
+
 struct transport {
     pthread_key_t key;
+    proxy_env proxy;
     pthread_mutex_t mu; /* guards the handle list (taken when a thread starts or ends) */
     handle_node *handles;
 };
@@ -90,12 +102,52 @@ static void handle_destroy(void *p)
     node_free(n);
 }
 
+/* A copy of the first of two variables that is set, or NULL; *oom set when
+ * the copy cannot be made. */
+static char *env_copy(const char *name, const char *alt, int *oom)
+{
+    const char *v = getenv(name);
+    if (!v && alt)
+        v = getenv(alt);
+    char *copy = v ? strdup(v) : NULL;
+    *oom |= v && !copy;
+    return copy;
+}
+
+static void proxy_env_free(proxy_env *p)
+{
+    free(p->http);
+    free(p->https);
+    free(p->all);
+    free(p->no);
+}
+
+/* What libcurl gives a URL of that scheme: "" for no proxy. */
+static const char *proxy_for(const transport *t, const char *url)
+{
+    const char *p = strncasecmp(url, "https:", 6) ? t->proxy.http : t->proxy.https;
+    if (!p)
+        p = t->proxy.all;
+    return p ? p : "";
+}
+
 transport *transport_new(void)
 {
     transport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    int oom = 0;
+    t->proxy = (proxy_env){env_copy("http_proxy", NULL, &oom),
+                           env_copy("https_proxy", "HTTPS_PROXY", &oom),
+                           env_copy("all_proxy", "ALL_PROXY", &oom),
+                           env_copy("no_proxy", "NO_PROXY", &oom)};
+    if (oom) {
+        proxy_env_free(&t->proxy);
+        free(t);
+        return NULL;
+    }
     if (pthread_key_create(&t->key, handle_destroy) != 0) {
+        proxy_env_free(&t->proxy);
         free(t);
         return NULL;
     }
@@ -115,6 +167,7 @@ void transport_free(transport *t)
         n = next;
     }
     pthread_mutex_destroy(&t->mu);
+    proxy_env_free(&t->proxy);
     free(t);
 }
 
@@ -136,6 +189,8 @@ static void set_fixed_options(const curl_api *c, handle_node *n)
     c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     c->easy_setopt(h, CURLOPT_WRITEDATA, &n->s);
     c->easy_setopt(h, CURLOPT_CURLU, n->uh);
+    /* set, even empty: libcurl then reads no variable (the proxy: set_target) */
+    c->easy_setopt(h, CURLOPT_NOPROXY, n->owner->proxy.no ? n->owner->proxy.no : "");
     /* no header callback: http_header reads libcurl's own copy when asked */
 }
 
@@ -391,6 +446,13 @@ static llmsvc_code set_target(const curl_api *c, handle_node *n, const char *url
             return bad_url(where, c->url_strerror(uc), err);
         }
         (void)buf_puts(&n->last_url, url); /* failing, it stays empty: set again next call */
+    }
+    const char *proxy = proxy_for(n->owner, url);
+    if (proxy != n->last_proxy) {
+        n->last_proxy = NULL;
+        if (c->easy_setopt(h, CURLOPT_PROXY, proxy) != CURLE_OK)
+            return err_give(err, err_nomem());
+        n->last_proxy = proxy;
     }
     if (o->connect_timeout_ms != n->last_connect_ms || o->timeout_ms != n->last_timeout_ms ||
         o->max_bytes != n->last_max) {

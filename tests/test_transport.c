@@ -818,6 +818,116 @@ START_TEST(eight_threads_of_200_calls_share_one_runtime)
 }
 END_TEST
 
+/* ================================================================ proxy */
+
+/* The runtime reopened with these proxy variables (NULL: unset), which it
+ * reads when it opens; the other spellings unset. */
+static void proxy_env(const char *http_proxy, const char *all_proxy, const char *upper_http,
+                      const char *no_proxy)
+{
+    const char *name[] = {"http_proxy", "all_proxy", "HTTP_PROXY", "no_proxy"};
+    const char *value[] = {http_proxy, all_proxy, upper_http, no_proxy};
+    for (int i = 0; i < 4; i++) {
+        if (value[i])
+            tu_setenv(name[i], value[i]);
+        else
+            tu_unsetenv(name[i]);
+    }
+    tu_unsetenv("ALL_PROXY");
+    tu_unsetenv("NO_PROXY");
+    llmsvc_runtime_close(rt);
+    rt = open_rt(0, 0, 0);
+}
+
+/* A call to a port where nothing listens: it works only through a proxy
+ * (the fake upstream, which answers any path ending in /responses and
+ * records the absolute URL a proxy is sent). */
+static llmsvc_request *far_request(char *url, size_t n)
+{
+    snprintf(url, n, "http://127.0.0.2:%u/v1", (unsigned)closed_port());
+    llmsvc_request *req = tu_request("openai", MODEL, "hello");
+    llmsvc_request_set_base_url(req, url);
+    llmsvc_request_set_max_retries(req, 0);
+    return req;
+}
+
+static void assert_proxied(llmsvc_request *req, const char *url)
+{
+    llmsvc_response_free(call_ok(req));
+    sent s = sent_get(-1);
+    char want[160];
+    snprintf(want, sizeof want, "%s/responses", url);
+    ck_assert_str_eq(jstr(s.rec, "path"), want);
+    sent_free(&s);
+}
+
+static void assert_direct(llmsvc_request *req, const char *url)
+{
+    size_t count = requests();
+    llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSPORT);
+    char where[160];
+    snprintf(where, sizeof where, "cannot connect to %s/responses", url);
+    assert_has(llmsvc_error_message(err), where);
+    ck_assert_uint_eq(requests(), count);
+    llmsvc_error_free(err);
+}
+
+START_TEST(http_proxy_sends_http_calls_through_the_proxy)
+{
+    proxy_env(fake_upstream_url(fu), NULL, NULL, NULL);
+    char url[128];
+    llmsvc_request *req = far_request(url, sizeof url);
+    assert_proxied(req, url);
+    assert_proxied(req, url); /* and the next call on the thread's handle */
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(all_proxy_serves_a_scheme_without_its_own)
+{
+    proxy_env(NULL, fake_upstream_url(fu), NULL, NULL);
+    char url[128];
+    llmsvc_request *req = far_request(url, sizeof url);
+    assert_proxied(req, url);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(upper_case_http_proxy_is_ignored_as_libcurl_ignores_it)
+{
+    /* a CGI server puts a request's "Proxy:" header there */
+    proxy_env(NULL, NULL, fake_upstream_url(fu), NULL);
+    char url[128];
+    llmsvc_request *req = far_request(url, sizeof url);
+    assert_direct(req, url);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_host_in_no_proxy_is_called_directly)
+{
+    proxy_env(fake_upstream_url(fu), NULL, NULL, "localhost,127.0.0.2");
+    char url[128];
+    llmsvc_request *req = far_request(url, sizeof url);
+    assert_direct(req, url);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(proxy_variables_are_read_when_the_runtime_opens)
+{
+    proxy_env(NULL, NULL, NULL, NULL);
+    tu_setenv("http_proxy", fake_upstream_url(fu)); /* too late for this runtime */
+    char url[128];
+    llmsvc_request *req = far_request(url, sizeof url);
+    assert_direct(req, url);
+    llmsvc_runtime_close(rt);
+    rt = open_rt(0, 0, 0); /* the next runtime sees it */
+    assert_proxied(req, url);
+    llmsvc_request_free(req);
+}
+END_TEST
+
 /* ================================================================ suite */
 
 static Suite *transport_suite(void)
@@ -858,6 +968,15 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, a_502_html_page_is_an_api_error_with_a_readable_snippet);
     tcase_add_test(tc, a_redirect_is_not_followed);
     tcase_add_test(tc, a_large_request_body_is_sent_whole_without_expect);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("proxy");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, http_proxy_sends_http_calls_through_the_proxy);
+    tcase_add_test(tc, all_proxy_serves_a_scheme_without_its_own);
+    tcase_add_test(tc, upper_case_http_proxy_is_ignored_as_libcurl_ignores_it);
+    tcase_add_test(tc, a_host_in_no_proxy_is_called_directly);
+    tcase_add_test(tc, proxy_variables_are_read_when_the_runtime_opens);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("connections");

@@ -150,7 +150,10 @@ LLMSVC_EXTERN void llmsvc_options_init(llmsvc_options *opts);
 
 /* Loads plugins and specs. opts may be NULL for the defaults. A refused plugin
  * or a bad spec file is logged and skipped; open fails only when the options
- * are invalid (CONFIG, INVALID_ARG) or with LLMSVC_OPT_STRICT_SPECS. */
+ * are invalid (CONFIG, INVALID_ARG) or with LLMSVC_OPT_STRICT_SPECS. The
+ * proxy variables (http_proxy, https_proxy, all_proxy, no_proxy; upper case
+ * too but HTTP_PROXY, as libcurl reads them) are read here, once, whatever
+ * the flags: a runtime opened later sees a change. */
 LLMSVC_EXTERN llmsvc_code llmsvc_runtime_open(llmsvc_runtime **out, const llmsvc_options *opts,
                                               llmsvc_error **err);
 /* Waits for nothing: the caller ensures no call is in flight. NULL-safe. */
