@@ -15,6 +15,7 @@
  *
  *   bench_calls [--calls N] [--threads LIST] [--url BASE_URL] [--model M]
  *               [--block B] [--placement auto|apart|together|free] [--pairs]
+ *               [--baseline plain|tuned]
  */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -129,14 +130,44 @@ typedef struct bare {
     CURL *h;
     struct curl_slist *hdr;
     char url[1024];
+    CURLU *uh; /* --baseline tuned: the URL parsed once */
 } bare;
+
+/* --baseline tuned: the loop gives libcurl what llmsvc's transport gives it
+ * (a parsed URL, the proxy settings) instead of what a plain libcurl
+ * program does (a URL to parse and an environment to read every transfer):
+ * the ratio then measures the core's own work alone. */
+static int tuned_baseline;
+
+static void bare_init(bare *b)
+{
+    *b = (bare){curl_easy_init(), NULL, "", NULL};
+    snprintf(b->url, sizeof b->url, "%s/responses", base_url);
+    for (size_t i = 0; i < n_baseline_headers; i++)
+        b->hdr = curl_slist_append(b->hdr, baseline_headers[i]);
+    if (tuned_baseline) {
+        b->uh = curl_url();
+        curl_url_set(b->uh, CURLUPART_URL, b->url, 0);
+        curl_easy_setopt(b->h, CURLOPT_CURLU, b->uh);
+        curl_easy_setopt(b->h, CURLOPT_PROXY, "");
+        curl_easy_setopt(b->h, CURLOPT_NOPROXY, "");
+    }
+}
+
+static void bare_free(bare *b)
+{
+    curl_slist_free_all(b->hdr);
+    curl_easy_cleanup(b->h);
+    curl_url_cleanup(b->uh);
+}
 
 /* One call of the bare libcurl loop; 0 when it failed. */
 static int bare_call(bare *b)
 {
     size_t got = 0;
     CURL *h = b->h;
-    curl_easy_setopt(h, CURLOPT_URL, b->url);
+    if (!b->uh)
+        curl_easy_setopt(h, CURLOPT_URL, b->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, b->hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, baseline_body);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -194,10 +225,8 @@ static void *worker(void *arg)
     pool *p = arg;
     llmsvc_request *req = bench_request();
     llmsvc_request_set_max_retries(req, 0);
-    bare b = {curl_easy_init(), NULL, ""};
-    snprintf(b.url, sizeof b.url, "%s/responses", base_url);
-    for (size_t i = 0; i < n_baseline_headers; i++)
-        b.hdr = curl_slist_append(b.hdr, baseline_headers[i]);
+    bare b;
+    bare_init(&b);
     for (;;) {
         pthread_barrier_wait(&p->start);
         int side = p->side;
@@ -211,8 +240,7 @@ static void *worker(void *arg)
                     atomic_fetch_add(&p->failures[side], 1);
         pthread_barrier_wait(&p->end);
     }
-    curl_slist_free_all(b.hdr);
-    curl_easy_cleanup(b.h);
+    bare_free(&b);
     llmsvc_request_free(req);
     return NULL;
 }
@@ -568,6 +596,7 @@ int main(int argc, char **argv)
                                              {"block", required_argument, NULL, 'b'},
                                              {"pairs", no_argument, NULL, 'p'},
                                              {"placement", required_argument, NULL, 'P'},
+                                             {"baseline", required_argument, NULL, 'B'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *thread_list = "1,32";
@@ -608,6 +637,14 @@ int main(int argc, char **argv)
         case 'p':
             show_pairs = 1;
             break;
+        case 'B':
+            if (strcmp(optarg, "plain") && strcmp(optarg, "tuned")) {
+                fprintf(stderr, "bench_calls: --baseline takes plain or tuned, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            tuned_baseline = !strcmp(optarg, "tuned");
+            break;
         case 'P':
             placement = optarg;
             if (strcmp(placement, "auto") && strcmp(placement, "apart") &&
@@ -623,6 +660,7 @@ int main(int argc, char **argv)
                 "usage: bench_calls [--calls N] [--threads 1,32] [--url BASE_URL] [--model M]\n"
                 "                   [--only llmsvc|curl] [--block B] [--pairs]\n"
                 "                   [--placement auto|apart|together|free]\n"
+                "                   [--baseline plain|tuned]\n"
                 "N calls of each side (default 100000) at each thread count, in rounds of B\n"
                 "calls of each (default max(1000, 125 x threads)). Many threads run a block\n"
                 "of each side per round (llmsvc curl, then curl llmsvc, ...); one thread\n"
@@ -631,6 +669,9 @@ int main(int argc, char **argv)
                 "--placement: apart puts the bench's threads on the first CPU and the fake\n"
                 "upstream on the last, together both on the first, free leaves them to the\n"
                 "scheduler; auto (the default) is apart at 1 thread, free at more.\n"
+                "--baseline tuned: the curl loop gives libcurl a parsed URL and the proxy\n"
+                "settings, as llmsvc's transport does (plain: the URL and the environment\n"
+                "to read, as a plain libcurl program does).\n"
                 "--pairs prints every round as it ends (on stderr).\n"
                 "Without --url, starts the fake upstream (%s).\n",
                 FAKE_UPSTREAM_BIN);
@@ -664,9 +705,9 @@ int main(int argc, char **argv)
     if (baseline_request(rt) < 0)
         return 1;
 
-    printf("upstream %s, model %s, %ld calls of each side at each thread count, in "
-           "alternating blocks\n",
-           base_url, model, n_calls);
+    printf("upstream %s, model %s, %ld calls of each side at each thread count; %s "
+           "baseline\n",
+           base_url, model, n_calls, tuned_baseline ? "tuned" : "plain");
     if (only)
         printf("%-8s %-14s %-16s %s   (%s only: no ratio)\n", "threads", "call/s", "cpu/call",
                "failures", only);
