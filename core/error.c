@@ -29,6 +29,13 @@ llmsvc_error *err_nomem(void)
     return &nomem_error;
 }
 
+llmsvc_error *err_not_retryable(llmsvc_error *e)
+{
+    if (e && e != &nomem_error)
+        e->retryable = 0;
+    return e;
+}
+
 llmsvc_error *err_newv(llmsvc_code code, const char *fmt, va_list ap)
 {
     llmsvc_error *e = calloc(1, sizeof *e);

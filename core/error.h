@@ -27,6 +27,9 @@ llmsvc_error *err_nomem(void);
 /* Prefixes the message with "prefix: " (no-op for the static NOMEM error). */
 void err_prefix(llmsvc_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_set_provider(llmsvc_error *e, const char *type, const char *code, const char *param);
+/* e marked not retryable, returned (the shared NOMEM error is left as it is:
+ * running out of memory may pass). */
+llmsvc_error *err_not_retryable(llmsvc_error *e);
 /* Stores e in *out when out is non-NULL, else frees it; returns e's code. */
 llmsvc_code err_give(llmsvc_error **out, llmsvc_error *e);
 /* Same as err_give(out, err_new(code, fmt, ...)). */

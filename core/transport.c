@@ -283,9 +283,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 /* A URL libcurl refuses: TRANSPORT, not retried (it would fail the same). */
 static llmsvc_code bad_url(const char *where, const char *detail, llmsvc_error **err)
 {
-    llmsvc_error *e = err_new(LLMSVC_E_TRANSPORT, "bad URL %s: %s", where, detail);
-    e->retryable = 0;
-    return err_give(err, e);
+    return err_give(err, err_not_retryable(err_new(LLMSVC_E_TRANSPORT, "bad URL %s: %s", where,
+                                                   detail)));
 }
 
 static llmsvc_code map_curl_error(const curl_api *c, CURLcode rc, const char *errbuf, const sink *s,
@@ -298,12 +297,10 @@ static llmsvc_code map_curl_error(const curl_api *c, CURLcode rc, const char *er
     if (s->oom)
         return err_give(err, err_nomem());
     if (s->over || rc == CURLE_FILESIZE_EXCEEDED) {
-        llmsvc_error *e = err_new(LLMSVC_E_PROVIDER,
-                                  "response from %s is larger than the %zu-byte limit "
-                                  "(max_response_bytes)",
-                                  where, o->max_bytes);
-        e->retryable = 0;
-        return err_give(err, e);
+        return err_give(err, err_not_retryable(err_new(LLMSVC_E_PROVIDER,
+                                                       "response from %s is larger than the "
+                                                       "%zu-byte limit (max_response_bytes)",
+                                                       where, o->max_bytes)));
     }
     llmsvc_error *e;
     switch (rc) {
@@ -321,8 +318,8 @@ static llmsvc_code map_curl_error(const curl_api *c, CURLcode rc, const char *er
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CACERT_BADFILE:
-        e = err_new(LLMSVC_E_TRANSPORT, "TLS failure talking to %s: %s", where, detail);
-        e->retryable = 0;
+        e = err_not_retryable(
+            err_new(LLMSVC_E_TRANSPORT, "TLS failure talking to %s: %s", where, detail));
         break;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:

@@ -135,9 +135,9 @@ static void run_job(llmsvc_worker *w, store_conn *c, int idx, const job_row *job
     int have_record = 0;
 
     if (job->attempts > job->max_attempts) {
-        e = err_new(LLMSVC_E_TRANSPORT,
-                    "the worker running the job's last attempt stopped before finishing it");
-        e->retryable = 0;
+        e = err_not_retryable(err_new(
+            LLMSVC_E_TRANSPORT,
+            "the worker running the job's last attempt stopped before finishing it"));
     } else if (llmsvc_request_from_json(&req, job->request, strlen(job->request), &e) ==
                LLMSVC_OK) {
         if (job->project_id || job->organization_id)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fake_upstream.h"
 #include "testutil.h"
 
@@ -443,6 +444,20 @@ START_TEST(a_malformed_url_is_a_transport_error_that_is_not_retried)
     llmsvc_response_free(call_ok(req));
     ck_assert_uint_eq(requests(), before + 2);
     llmsvc_request_free(req);
+}
+END_TEST
+
+/* The final errors above are marked so by err_not_retryable, which must
+ * leave the one shared out-of-memory error retryable for every later call. */
+START_TEST(marking_an_error_final_never_marks_out_of_memory)
+{
+    llmsvc_error *e = err_new(LLMSVC_E_TRANSPORT, "bad URL x");
+    ck_assert(llmsvc_error_retryable(e));
+    ck_assert_ptr_eq(err_not_retryable(e), e);
+    ck_assert(!llmsvc_error_retryable(e));
+    llmsvc_error_free(e);
+    ck_assert(llmsvc_error_retryable(err_not_retryable(err_nomem())));
+    ck_assert(llmsvc_error_retryable(err_nomem()));
 }
 END_TEST
 
@@ -958,6 +973,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, a_refused_connection_is_a_transport_error);
     tcase_add_test(tc, https_to_a_plain_http_server_is_a_tls_error_that_is_not_retried);
     tcase_add_test(tc, a_malformed_url_is_a_transport_error_that_is_not_retried);
+    tcase_add_test(tc, marking_an_error_final_never_marks_out_of_memory);
     tcase_add_test(tc, a_truncated_body_is_a_transport_error);
     tcase_add_test(tc, a_reset_connection_is_a_transport_error);
     tcase_add_test(tc, a_reset_connection_is_retried_after_the_back_off);
