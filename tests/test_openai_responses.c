@@ -661,7 +661,10 @@ static void setup_spec(void)
              "  - name: gw-unwired\n"
              "    parameters:\n"
              "      top_k: {type: int, min: 1, max: 100}\n"
-             "    pricing: {input_per_mtok: 1.00, output_per_mtok: 2.00}\n",
+             "    pricing: {input_per_mtok: 1.00, output_per_mtok: 2.00}\n"
+             "  - name: gw-badwire\n"
+             "    parameters:\n"
+             "      top_k: {type: int, min: 1, max: 100, wire: sampling..k}\n",
              fake_upstream_url(fu));
     tu_write(gw, tmp, "gateway.yaml", text);
     snprintf(text, sizeof text,
@@ -711,6 +714,20 @@ START_TEST(a_parameter_with_no_field_in_the_responses_api_is_a_transform_error)
     llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
     assert_has(llmsvc_error_message(err), "the Responses API has no field for 'top_k'");
     assert_has(llmsvc_error_message(err), "gw-unwired");
+    ck_assert(!llmsvc_error_retryable(err));
+    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
+    llmsvc_error_free(err);
+    llmsvc_request_free(req);
+}
+END_TEST
+
+START_TEST(a_wire_name_with_an_empty_key_is_a_transform_error_naming_it)
+{
+    llmsvc_request *req = tu_request("gateway", "gw-badwire", "hello");
+    llmsvc_request_set_number(req, "top_k", 40);
+    llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
+    assert_has(llmsvc_error_message(err), "the `wire` name 'sampling..k' of parameter 'top_k'");
+    assert_has(llmsvc_error_message(err), "gw-badwire");
     ck_assert(!llmsvc_error_retryable(err));
     ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
     llmsvc_error_free(err);
@@ -2182,6 +2199,7 @@ static Suite *openai_responses_suite(void)
     tcase_add_checked_fixture(tc, setup_spec, teardown);
     tcase_add_test(tc, a_spec_wire_name_replaces_the_plugins_field);
     tcase_add_test(tc, a_parameter_with_no_field_in_the_responses_api_is_a_transform_error);
+    tcase_add_test(tc, a_wire_name_with_an_empty_key_is_a_transform_error_naming_it);
     tcase_add_test(tc, spec_headers_are_sent_literal_or_from_their_variable);
     tcase_add_test(tc, an_overlong_header_is_a_transform_error_naming_only_the_header);
     tcase_add_test(tc, a_provider_without_a_key_variable_sends_no_authorization);

@@ -364,8 +364,15 @@ static llmsvc_code build_request(void *state, const llmsvc_call_info *call, req_
                                    p->name, call->model);
             return LLMSVC_E_TRANSFORM;
         }
-        if (host->jv_set_path(body, wire, host->jv_param(r, p)) != LLMSVC_OK)
-            oom = 1;
+        llmsvc_code set = host->jv_set_path(body, wire, host->jv_param(r, p));
+        if (set == LLMSVC_E_INVALID_ARG) { /* an empty key: "a..b", ".a", "a." */
+            *err = host->error_new(LLMSVC_E_TRANSFORM,
+                                   "the `wire` name '%s' of parameter '%s' is not a dotted "
+                                   "path of keys; fix it in the spec of model '%s'",
+                                   wire, p->name, call->model);
+            return LLMSVC_E_TRANSFORM;
+        }
+        oom |= set != LLMSVC_OK;
     }
     add_tools(r, call, body, &oom);
     add_include(r, call, body, &oom);
