@@ -50,11 +50,17 @@ static int show_pairs; /* --pairs: each round's two blocks on stderr */
 static const char *placement = "auto"; /* --placement */
 static pid_t upstream_pid = -1;        /* the fake upstream, when started here */
 
-static double now_s(void)
+/* A clock in seconds: CLOCK_MONOTONIC, or the thread's CPU time. */
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static double cpu_s(void)
@@ -105,11 +111,9 @@ typedef struct spent {
 /* The worker threads and what they run. Several threads run a block of one
  * side: every thread takes calls from one counter until none are left, so
  * all stay busy to the block's end. One thread alternates call by call
- * (side ALTERNATE) and times each call: with blocks, the upstream's thread
- * for the connection of the side that starts a block is woken afresh and
- * placed anew by the scheduler, on this machine's CPU or the other, and the
- * sides' calls/s swing 2.5x with that placement rather than with their own
- * work. Each thread keeps its request, its libcurl handle and (in the
+ * (side ALTERNATE) and times each call, so the two sides' calls share every
+ * moment of the machine (where the upstream's threads run is place()'s
+ * concern). Each thread keeps its request, its libcurl handle and (in the
  * transport) llmsvc's from block to block, as a long-running host does. */
 enum { ALTERNATE = N_SIDES };
 typedef struct pool {
@@ -193,13 +197,6 @@ static int llmsvc_once(llmsvc_runtime *rt, const llmsvc_request *req)
     return ok;
 }
 
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One thread's calls, the sides in turn (llmsvc curl curl llmsvc llmsvc ...,
  * so neither is always first), each call's wall and CPU time added to its
  * side's; the clocks are read outside the wall time measured. */
@@ -210,9 +207,9 @@ static void alternate(pool *p, const llmsvc_request *req, bare *b)
         int side = (i + 1) / 2 % 2 ? S_CURL : S_LLMSVC;
         if (!p->run[side])
             continue;
-        double c0 = thread_cpu_s(), w0 = now_s();
+        double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), w0 = now_s();
         int ok = side == S_LLMSVC ? llmsvc_once(p->rt, req) : bare_call(b);
-        double w1 = now_s(), c1 = thread_cpu_s();
+        double w1 = now_s(), c1 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         p->took[side].wall += w1 - w0;
         p->took[side].cpu += c1 - c0;
         if (!ok)
@@ -430,11 +427,6 @@ static void core_once(llmsvc_runtime *rt, llmsvc_request *req, llmsvc_http_respo
     call_ctx_clear(&ctx);
 }
 
-static double elapsed_s(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
 /* Microseconds per call in a loop, hot caches: the thread's CPU time. With
  * cold set, 2 MB is written between calls (untimed), as the network, the
  * kernel and libcurl evict the core's code and data from the L1 and L2
@@ -451,14 +443,12 @@ static double core_cpu_us(llmsvc_runtime *rt, const char *fixture_body, int cold
     buf_puts(&hr.body, fixture_body);
     buf body = BUF_INIT; /* as the transport's per-thread buffer */
     double total = 0;
-    struct timespec a, b;
     if (!cold) {
         long iters = 200000;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+        double t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         for (long i = 0; i < iters; i++)
             core_once(rt, req, &hr, &body);
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        total = elapsed_s(&a, &b) / (double)iters;
+        total = (clock_s(CLOCK_THREAD_CPUTIME_ID) - t0) / (double)iters;
     } else {
         long iters = 5000;
         size_t evict_len = 2u << 20;
@@ -470,10 +460,9 @@ static double core_cpu_us(llmsvc_runtime *rt, const char *fixture_body, int cold
         for (long i = 0; i < iters; i++) {
             for (size_t k = 0; k < evict_len; k += 64)
                 evict[k] = (char)i;
-            clock_gettime(CLOCK_MONOTONIC, &a);
+            double t0 = now_s();
             core_once(rt, req, &hr, &body);
-            clock_gettime(CLOCK_MONOTONIC, &b);
-            total += elapsed_s(&a, &b);
+            total += now_s() - t0;
         }
         free(evict);
         total /= (double)iters;

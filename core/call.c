@@ -258,9 +258,8 @@ static llmsvc_code attempts(llmsvc_runtime *rt, call_ctx *ctx, const route *r,
 
 /* One target (the request's provider and model, or a route's target),
  * resolved in the plan's spec set: resolve, the response cache, the retry
- * loop, cost. *out gets the response,
- * also on failure when a stream had started (the partial answer); NULL
- * otherwise. */
+ * loop, cost. *out gets the response, also on failure when a stream had
+ * started (the partial answer); NULL otherwise. */
 static llmsvc_code run_target(llmsvc_runtime *rt, const llmsvc_request *req,
                               const route_plan *plan, const route_target *target,
                               llmsvc_stream *sink, double t0, llmsvc_response **out,
