@@ -707,31 +707,30 @@ START_TEST(a_spec_wire_name_replaces_the_plugins_field)
 }
 END_TEST
 
-START_TEST(a_parameter_with_no_field_in_the_responses_api_is_a_transform_error)
+/* top_k=40 to a gateway model fails as a TRANSFORM error, before anything is
+ * sent, with a message holding want and the model's name. */
+static void assert_top_k_not_sent(const char *model, const char *want)
 {
-    llmsvc_request *req = tu_request("gateway", "gw-unwired", "hello");
+    llmsvc_request *req = tu_request("gateway", model, "hello");
     llmsvc_request_set_number(req, "top_k", 40);
     llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
-    assert_has(llmsvc_error_message(err), "the Responses API has no field for 'top_k'");
-    assert_has(llmsvc_error_message(err), "gw-unwired");
+    assert_has(llmsvc_error_message(err), want);
+    assert_has(llmsvc_error_message(err), model);
     ck_assert(!llmsvc_error_retryable(err));
     ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
     llmsvc_error_free(err);
     llmsvc_request_free(req);
 }
+
+START_TEST(a_parameter_with_no_field_in_the_responses_api_is_a_transform_error)
+{
+    assert_top_k_not_sent("gw-unwired", "the Responses API has no field for 'top_k'");
+}
 END_TEST
 
 START_TEST(a_wire_name_with_an_empty_key_is_a_transform_error_naming_it)
 {
-    llmsvc_request *req = tu_request("gateway", "gw-badwire", "hello");
-    llmsvc_request_set_number(req, "top_k", 40);
-    llmsvc_error *err = call_fail(req, LLMSVC_E_TRANSFORM);
-    assert_has(llmsvc_error_message(err), "the `wire` name 'sampling..k' of parameter 'top_k'");
-    assert_has(llmsvc_error_message(err), "gw-badwire");
-    ck_assert(!llmsvc_error_retryable(err));
-    ck_assert_uint_eq(fake_upstream_request_count(fu), 0);
-    llmsvc_error_free(err);
-    llmsvc_request_free(req);
+    assert_top_k_not_sent("gw-badwire", "the `wire` name 'sampling..k' of parameter 'top_k'");
 }
 END_TEST
 
